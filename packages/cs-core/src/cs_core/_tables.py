@@ -1,0 +1,320 @@
+"""The store's schema as SQLAlchemy 2 typed ORM models.
+
+The Alembic migrations in ``cs_core/migrations`` build exactly this schema; a test compares them.
+Tables that hold source records share their key, ``(source, external_id)``, and the columns that
+tie them to an account: the reference the source gave, the account it resolved to, and how.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cs_core._columns import BigId, Cents, UTCDateTime, enum_column
+from cs_core._enums import (
+    ContactStatus,
+    ContractStatus,
+    LifecycleStage,
+    OpportunityOutcome,
+    OpportunityType,
+    RenewalTrack,
+    ResolutionMethod,
+    Segment,
+    SurveyKind,
+    TicketChannel,
+    TicketPriority,
+    TicketSatisfaction,
+    TicketStatus,
+    UsageEventType,
+)
+
+__all__ = [
+    "Account",
+    "AccountIdentity",
+    "Base",
+    "Contact",
+    "Contract",
+    "Opportunity",
+    "OutboxEvent",
+    "SurveyResponse",
+    "Ticket",
+    "UsageDaily",
+    "UsageEvent",
+    "UsageFeatureDaily",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table in the store."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
+        datetime: UTCDateTime(),
+        Decimal: Cents(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class _SourceRecord:
+    """Columns of every table that stores records read from a source."""
+
+    source: Mapped[str] = mapped_column(String(63))
+    external_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class _AccountOwned(_SourceRecord):
+    """Columns that tie a record to its account, keeping the evidence for audit."""
+
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    account_source: Mapped[str | None] = mapped_column(String(63))
+    account_external_id: Mapped[str | None] = mapped_column(String(255))
+    email_domain: Mapped[str | None] = mapped_column(String(253))
+    resolution: Mapped[ResolutionMethod | None] = mapped_column(
+        enum_column(ResolutionMethod, "resolution")
+    )
+
+
+class Account(_SourceRecord, Base):
+    """A customer account: the unit everything else is scored, forecast and acted on by."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index(None, "source", "parent_external_id"),
+        CheckConstraint("arr >= 0", name="arr_not_negative"),
+        CheckConstraint("licensed_seats >= 0", name="seats_not_negative"),
+        CheckConstraint("contract_end >= contract_start", name="contract_dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    domain: Mapped[str | None] = mapped_column(String(253), index=True)
+    segment: Mapped[Segment] = mapped_column(enum_column(Segment, "segment"))
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    arr: Mapped[Decimal | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    lifecycle_stage: Mapped[LifecycleStage] = mapped_column(
+        enum_column(LifecycleStage, "lifecycle_stage")
+    )
+    contract_start: Mapped[date | None] = mapped_column(Date)
+    contract_end: Mapped[date | None] = mapped_column(Date)
+    renewal_date: Mapped[date | None] = mapped_column(Date, index=True)
+    licensed_seats: Mapped[int | None] = mapped_column(Integer)
+    usage_limits: Mapped[dict[str, Any]]
+    parent_external_id: Mapped[str | None] = mapped_column(String(255))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+
+
+class AccountIdentity(Base):
+    """Which account a source's identifier stands for, how that was decided, and when."""
+
+    __tablename__ = "account_identities"
+
+    source: Mapped[str] = mapped_column(String(63), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    method: Mapped[ResolutionMethod] = mapped_column(enum_column(ResolutionMethod, "method"))
+    evidence: Mapped[str | None] = mapped_column(String(500))
+    resolved_at: Mapped[datetime]
+
+
+class Contact(_AccountOwned, Base):
+    """A person at a customer, with the roles that matter to the relationship."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("source", "external_id"), Index(None, "email_domain"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255))
+    is_champion: Mapped[bool] = mapped_column(Boolean)
+    is_executive_sponsor: Mapped[bool] = mapped_column(Boolean)
+    is_admin: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[ContactStatus] = mapped_column(enum_column(ContactStatus, "status"))
+    last_engaged_at: Mapped[datetime | None]
+
+
+class Contract(_AccountOwned, Base):
+    """A contract or subscription."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index(None, "end_date"),
+        CheckConstraint("arr >= 0", name="arr_not_negative"),
+        CheckConstraint("end_date > start_date", name="dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    arr: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[ContractStatus] = mapped_column(enum_column(ContractStatus, "status"))
+    auto_renew: Mapped[bool] = mapped_column(Boolean)
+    renewal_track: Mapped[RenewalTrack] = mapped_column(
+        enum_column(RenewalTrack, "renewal_track")
+    )
+    products: Mapped[list[Any]]
+    seats: Mapped[int | None] = mapped_column(Integer)
+
+
+class Opportunity(_AccountOwned, Base):
+    """A deal: new business, renewal or expansion."""
+
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[OpportunityType] = mapped_column(enum_column(OpportunityType, "type"))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    stage: Mapped[str] = mapped_column(String(100))
+    close_date: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[OpportunityOutcome] = mapped_column(
+        enum_column(OpportunityOutcome, "outcome")
+    )
+
+
+class Ticket(_AccountOwned, Base):
+    """A support ticket, with the times that SLAs are measured on."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index(None, "account_id", "opened_at"),
+        Index(None, "email_domain"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    requester_email: Mapped[str | None] = mapped_column(String(320))
+    priority: Mapped[TicketPriority] = mapped_column(enum_column(TicketPriority, "priority"))
+    status: Mapped[TicketStatus] = mapped_column(enum_column(TicketStatus, "status"))
+    channel: Mapped[TicketChannel] = mapped_column(enum_column(TicketChannel, "channel"))
+    opened_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    solved_at: Mapped[datetime | None]
+    satisfaction: Mapped[TicketSatisfaction | None] = mapped_column(
+        enum_column(TicketSatisfaction, "satisfaction")
+    )
+
+
+class UsageEvent(_AccountOwned, Base):
+    """A raw product-usage event; ``external_id`` is its Segment ``messageId``."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index(None, "account_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[UsageEventType] = mapped_column(enum_column(UsageEventType, "type"))
+    event: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    anonymous_id: Mapped[str | None] = mapped_column(String(255))
+    timestamp: Mapped[datetime]
+    properties: Mapped[dict[str, Any]]
+
+
+class SurveyResponse(_AccountOwned, Base):
+    """An NPS or CSAT answer."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index(None, "account_id", "responded_at"),
+        Index(None, "email_domain"),
+        CheckConstraint("score >= 0 AND score <= 10", name="score_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey: Mapped[SurveyKind] = mapped_column(enum_column(SurveyKind, "survey"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(String(10_000))
+    respondent_email: Mapped[str | None] = mapped_column(String(320))
+    responded_at: Mapped[datetime]
+
+
+class UsageDaily(Base):
+    """Per account and UTC day: distinct active users and events, the rollup scoring reads."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        CheckConstraint("active_users >= 0 AND events >= 0", name="counts_not_negative"),
+    )
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    active_users: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class UsageFeatureDaily(Base):
+    """Per account, UTC day and feature (event name): events and distinct users."""
+
+    __tablename__ = "usage_feature_daily"
+    __table_args__ = (
+        CheckConstraint("users >= 0 AND events >= 0", name="counts_not_negative"),
+    )
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    feature: Mapped[str] = mapped_column(String(255), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    users: Mapped[int] = mapped_column(Integer)
+
+
+class OutboxEvent(Base):
+    """An append-only domain event; ``id`` is the cursor subscribers resume from."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index(None, "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(100))
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

@@ -1,0 +1,69 @@
+"""Annotated field types shared by the domain records: identifiers, money, UTC time."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+
+__all__ = [
+    "CurrencyCode",
+    "Domain",
+    "ExternalId",
+    "Money",
+    "NonNegativeInt",
+    "SourceName",
+    "UtcDatetime",
+]
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _check_cents(value: Decimal) -> Decimal:
+    if value.is_nan() or value.is_infinite():
+        raise ValueError("must be a finite amount")
+    if value < 0:
+        raise ValueError("must not be negative")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("must have at most two decimal places")
+    if abs(value) >= Decimal("1e16"):
+        raise ValueError("is too large (at most 15 digits before the decimal point)")
+    return value.quantize(Decimal("0.01"))
+
+
+def _check_domain(value: str) -> str:
+    domain = value.strip().lower().removeprefix("www.")
+    if not _DOMAIN.match(domain):
+        raise ValueError(f"{value!r} is not a domain name such as 'example.com'")
+    return domain
+
+
+SourceName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,62}$"),
+]
+"""A source's name: lower-case letters, digits, ``_``, ``.`` and ``-`` (``salesforce``, ``demo``)."""
+
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+"""The identifier a source gives a record; unique within that source and kind of record."""
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware instant, normalised to UTC; naive datetimes are refused."""
+
+Money = Annotated[Decimal, AfterValidator(_check_cents)]
+"""A non-negative amount with at most two decimal places."""
+
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+"""An ISO 4217 currency code such as ``USD``."""
+
+Domain = Annotated[str, AfterValidator(_check_domain)]
+"""A lower-case domain name without scheme or ``www.`` prefix."""
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
