@@ -104,9 +104,7 @@ class Store:
                 operation(config, revision)
             except Exception as error:
                 if type(error).__module__.startswith("alembic"):
-                    raise ConfigurationError(
-                        f"cannot migrate to {revision!r}: {error}"
-                    ) from error
+                    raise ConfigurationError(f"cannot migrate to {revision!r}: {error}") from error
                 raise
             connection.commit()
 

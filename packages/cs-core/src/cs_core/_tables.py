@@ -185,9 +185,7 @@ class Contract(_AccountOwned, Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[ContractStatus] = mapped_column(enum_column(ContractStatus, "status"))
     auto_renew: Mapped[bool] = mapped_column(Boolean)
-    renewal_track: Mapped[RenewalTrack] = mapped_column(
-        enum_column(RenewalTrack, "renewal_track")
-    )
+    renewal_track: Mapped[RenewalTrack] = mapped_column(enum_column(RenewalTrack, "renewal_track"))
     products: Mapped[list[Any]]
     seats: Mapped[int | None] = mapped_column(Integer)
 
@@ -208,9 +206,7 @@ class Opportunity(_AccountOwned, Base):
     currency: Mapped[str] = mapped_column(String(3))
     stage: Mapped[str] = mapped_column(String(100))
     close_date: Mapped[date] = mapped_column(Date)
-    outcome: Mapped[OpportunityOutcome] = mapped_column(
-        enum_column(OpportunityOutcome, "outcome")
-    )
+    outcome: Mapped[OpportunityOutcome] = mapped_column(enum_column(OpportunityOutcome, "outcome"))
 
 
 class Ticket(_AccountOwned, Base):
@@ -294,9 +290,7 @@ class UsageFeatureDaily(Base):
     """Per account, UTC day and feature (event name): events and distinct users."""
 
     __tablename__ = "usage_feature_daily"
-    __table_args__ = (
-        CheckConstraint("users >= 0 AND events >= 0", name="counts_not_negative"),
-    )
+    __table_args__ = (CheckConstraint("users >= 0 AND events >= 0", name="counts_not_negative"),)
 
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True

@@ -49,7 +49,7 @@ SourceName = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,62}$"),
 ]
-"""A source's name: lower-case letters, digits, ``_``, ``.`` and ``-`` (``salesforce``, ``demo``)."""
+"""A source's name in lower-case letters, digits, ``_``, ``.`` and ``-``: ``salesforce``."""
 
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 """The identifier a source gives a record; unique within that source and kind of record."""

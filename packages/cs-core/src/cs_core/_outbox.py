@@ -1,0 +1,100 @@
+"""The outbox: append-only domain events, written in the caller's transaction.
+
+An event becomes visible exactly when the change that caused it commits, and never otherwise.
+Readers page through events by ``id``, the cursor a subscriber hands back to resume.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from cs_core._errors import CSError
+from cs_core._tables import OutboxEvent
+
+__all__ = ["DomainEvent", "append_event", "read_events"]
+
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """One event of the outbox."""
+
+    id: int
+    """The cursor: strictly increasing in the order events were appended."""
+    type: str
+    """What happened, as ``subject.verb``: ``health.changed``, ``signal.fired``."""
+    account_id: int | None
+    payload: Mapping[str, Any]
+    created_at: datetime
+
+
+def append_event(
+    session: Session,
+    type: str,
+    payload: Mapping[str, Any],
+    *,
+    account_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Append an event in ``session``'s transaction and return its id.
+
+    ``type`` is a dotted lower-case name (``health.changed``); ``payload`` must be JSON.
+    """
+    if not _EVENT_TYPE.match(type):
+        raise CSError(
+            f"event type {type!r} is not a dotted lower-case name such as 'health.changed'"
+        )
+    try:
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise CSError(f"payload of event {type!r} is not JSON: {error}") from None
+    return session.execute(
+        insert(OutboxEvent)
+        .values(
+            type=type,
+            account_id=account_id,
+            payload=dict(payload),
+            created_at=now or datetime.now(UTC),
+        )
+        .returning(OutboxEvent.id)
+    ).scalar_one()
+
+
+def read_events(
+    session: Session,
+    *,
+    after: int = 0,
+    limit: int = 1000,
+    types: Collection[str] | None = None,
+    account_ids: Collection[int] | None = None,
+) -> Sequence[DomainEvent]:
+    """Events with an id greater than ``after``, oldest first, at most ``limit`` of them."""
+    if not 1 <= limit <= _MAX_PAGE:
+        raise CSError(f"limit must be from 1 to {_MAX_PAGE}, not {limit}")
+    if after < 0:
+        raise CSError(f"after must be a cursor (0 or more), not {after}")
+    query = select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id).limit(limit)
+    if types is not None:
+        query = query.where(OutboxEvent.type.in_(list(types)))
+    if account_ids is not None:
+        query = query.where(OutboxEvent.account_id.in_(list(account_ids)))
+    return [
+        DomainEvent(
+            id=row.id,
+            type=row.type,
+            account_id=row.account_id,
+            payload=row.payload,
+            created_at=row.created_at,
+        )
+        for row in session.scalars(query)
+    ]
