@@ -1,0 +1,192 @@
+"""cs-core's own commands, registered through the same hook as any plugin's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from importlib.metadata import version
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from cs_core._cli_context import CLIContext, emit_json
+from cs_core._demo import DemoOptions
+from cs_core._demo_load import DemoSummary, load_demo
+from cs_core._markers import RegisterCommand, hookimpl
+
+__all__ = ["cs_register_commands"]
+
+pass_cli = click.make_pass_decorator(CLIContext)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+@hookimpl
+def cs_register_commands(register: RegisterCommand) -> None:
+    """Register ``cs db``, ``cs demo`` and ``cs plugins``."""
+    register(db)
+    register(demo)
+    register(plugins)
+
+
+@click.group()
+def db() -> None:
+    """Create and migrate the store's schema."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+@json_option
+@pass_cli
+def upgrade(cli: CLIContext, revision: str, as_json: bool) -> None:
+    """Migrate the store up to REVISION (default: head, the newest)."""
+    store = cli.store()
+    store.upgrade(revision)
+    _report_revision(cli, as_json, f"upgraded to {store.current_revision()}")
+
+
+@db.command()
+@click.argument("revision")
+@json_option
+@pass_cli
+def downgrade(cli: CLIContext, revision: str, as_json: bool) -> None:
+    """Migrate the store down to REVISION ('base' empties it: its data is lost)."""
+    store = cli.store()
+    store.downgrade(revision)
+    _report_revision(cli, as_json, f"downgraded to {store.current_revision() or 'base'}")
+
+
+@db.command()
+@json_option
+@pass_cli
+def current(cli: CLIContext, as_json: bool) -> None:
+    """Show the store's schema revision and whether it is the newest."""
+    _report_revision(cli, as_json, None)
+
+
+def _report_revision(cli: CLIContext, as_json: bool, action: str | None) -> None:
+    store = cli.store()
+    current_revision, head = store.current_revision(), store.head_revision()
+    database = store.url.render_as_string(hide_password=True)
+    if as_json:
+        emit_json(
+            {
+                "database": database,
+                "current": current_revision,
+                "head": head,
+                "up_to_date": current_revision == head,
+            }
+        )
+        return
+    state = "up to date" if current_revision == head else f"head is {head}: run `cs db upgrade`"
+    prefix = f"{action}; " if action else ""
+    click.echo(f"{database}: {prefix}revision {current_revision or 'none (empty)'}, {state}")
+
+
+@click.command()
+@click.option("--accounts", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day the data ends on, YYYY-MM-DD  [default: today, UTC]",
+)
+@click.option("--history-days", type=click.IntRange(min=90), default=120, show_default=True)
+@json_option
+@pass_cli
+def demo(
+    cli: CLIContext,
+    accounts: int,
+    seed: int,
+    as_of: datetime | None,
+    history_days: int,
+    as_json: bool,
+) -> None:
+    """Create the store if needed and fill it with a realistic demo customer base."""
+    options = DemoOptions(accounts=accounts, seed=seed, history_days=history_days)
+    if as_of is not None:
+        options = replace(options, as_of=as_of.date())
+    store = cli.store()
+    store.upgrade()
+    if as_json:
+        emit_json(_summary_json(load_demo(store, options)))
+        return
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Generating accounts", total=accounts)
+        summary = load_demo(
+            store, options, on_progress=lambda done: progress.update(task, completed=done)
+        )
+    _print_summary(summary)
+
+
+def _summary_json(summary: DemoSummary) -> dict[str, object]:
+    return {
+        "database": summary.database,
+        "seed": summary.options.seed,
+        "as_of": summary.options.as_of.isoformat(),
+        "history_days": summary.options.history_days,
+        "written": summary.written,
+        "segments": summary.segments,
+        "trajectories": summary.trajectories,
+        "seconds": round(summary.seconds, 3),
+    }
+
+
+def _print_summary(summary: DemoSummary) -> None:
+    console = Console()
+    options = summary.options
+    console.print(
+        f"Demo customer base written to [bold]{summary.database}[/bold] "
+        f"(seed {options.seed}, {options.history_days} days up to {options.as_of.isoformat()}, "
+        f"{summary.seconds:.1f}s)"
+    )
+    records = Table("records", "count", title="Written")
+    for kind, count in sorted(summary.written.items()):
+        records.add_row(kind, f"{count:,}")
+    mix = Table("segment", "accounts", title="Segments")
+    for segment, count in sorted(summary.segments.items()):
+        mix.add_row(segment, f"{count:,}")
+    paths = Table("trajectory", "accounts", title="Trajectories")
+    for trajectory, count in sorted(summary.trajectories.items()):
+        paths.add_row(trajectory, f"{count:,}")
+    console.print(records, mix, paths)
+
+
+@click.command()
+@json_option
+@pass_cli
+def plugins(cli: CLIContext, as_json: bool) -> None:
+    """List the installed plugins and the hooks each implements."""
+    rows: list[dict[str, Any]] = []
+    for name, plugin in sorted(cli.plugins.list_name_plugin()):
+        distribution = next(
+            (dist for found, dist in cli.plugins.list_plugin_distinfo() if found is plugin), None
+        )
+        rows.append(
+            {
+                "name": name,
+                "package": distribution.project_name if distribution else "cs-core",
+                "version": distribution.version if distribution else version("cs-core"),
+                "hooks": sorted(
+                    caller.name for caller in cli.plugins.get_hookcallers(plugin) or []
+                ),
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("plugin", "package", "version", "hooks")
+    for row in rows:
+        table.add_row(row["name"], row["package"], row["version"], ", ".join(row["hooks"]))
+    Console().print(table)
