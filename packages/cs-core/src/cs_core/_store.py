@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,7 +16,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cs_core._errors import ConfigurationError, StoreNotReadyError
+from cs_core._records import Record
 from cs_core._settings import resolve_database_url
+from cs_core._writes import WriteResult, write_records
 
 __all__ = ["Store"]
 
@@ -52,6 +54,11 @@ class Store:
         """A session inside one transaction: committed if the block succeeds, else rolled back."""
         with self._sessions() as session, session.begin():
             yield session
+
+    def write(self, records: Iterable[Record]) -> WriteResult:
+        """Write ``records`` in one transaction, all or none (see :func:`write_records`)."""
+        with self.transaction() as session:
+            return write_records(session, records)
 
     def close(self) -> None:
         """Release every pooled connection."""
