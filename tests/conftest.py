@@ -1,0 +1,119 @@
+"""Fixtures shared by every package's tests: stores on SQLite and, when configured, PostgreSQL.
+
+Set ``CS_TEST_POSTGRES_URL`` (for example ``postgresql://postgres@127.0.0.1:5432/test``) and every
+test that takes ``store`` or ``database_url`` runs on PostgreSQL too. Each test session works in
+databases of its own, created on that server and dropped at the end, so nothing it finds there is
+touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+from cs_core import Base, Store
+
+POSTGRES_URL = os.environ.get("CS_TEST_POSTGRES_URL")
+DIALECTS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not POSTGRES_URL, reason="set CS_TEST_POSTGRES_URL to run on PostgreSQL"
+        ),
+    ),
+]
+
+
+class PostgresServer:
+    """Creates and drops throwaway databases on the server of ``CS_TEST_POSTGRES_URL``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url).set(drivername="postgresql+psycopg")
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def create_database(self) -> URL:
+        name = f"cs_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.url.set(database=name)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as connection:
+            for name in self.created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    if not POSTGRES_URL:
+        yield None
+        return
+    server = PostgresServer(POSTGRES_URL)
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_server: PostgresServer | None) -> URL | None:
+    """One database per session, migrated once; tests empty it before they start."""
+    if postgres_server is None:
+        return None
+    url = postgres_server.create_database()
+    with Store(url) as store:
+        store.upgrade()
+    return url
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies instead of migrating again."""
+    path = tmp_path_factory.mktemp("template") / "cs.db"
+    with Store(f"sqlite:///{path}") as store:
+        store.upgrade()
+    return path
+
+
+@pytest.fixture(params=DIALECTS)
+def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_server: PostgresServer | None,
+) -> URL:
+    """The URL of an empty database (no schema) on each dialect."""
+    if request.param == "postgresql":
+        assert postgres_server is not None
+        return postgres_server.create_database()
+    return make_url(f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+@pytest.fixture(params=DIALECTS)
+def store(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    migrated_sqlite_template: Path,
+    migrated_postgres: URL | None,
+) -> Iterator[Store]:
+    """A migrated, empty store on each dialect."""
+    if request.param == "postgresql":
+        assert migrated_postgres is not None
+        opened = Store(migrated_postgres)
+        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        with opened.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    else:
+        path = tmp_path / "cs.db"
+        shutil.copyfile(migrated_sqlite_template, path)
+        opened = Store(f"sqlite:///{path}")
+    yield opened
+    opened.close()
