@@ -77,16 +77,18 @@ def test_the_base_looks_like_a_real_one() -> None:
 
 def test_usage_follows_each_accounts_trajectory() -> None:
     (chunk,) = generate_demo(DemoOptions(accounts=100, as_of=AS_OF, chunk_size=100))
-    seats = {
-        r.external_id: r.licensed_seats for r in chunk.records if isinstance(r, AccountRecord)
-    }
+    seats = {r.external_id: r.licensed_seats for r in chunk.records if isinstance(r, AccountRecord)}
     days = {day.day for day in chunk.usage}
     assert len(days) == 120
     assert max(days) == AS_OF - timedelta(days=1)
 
     def adoption(external_id: str, weeks: slice) -> float:
         rows = sorted(
-            (u for u in chunk.usage if u.account.external_id == external_id and u.day.weekday() < 5),
+            (
+                u
+                for u in chunk.usage
+                if u.account.external_id == external_id and u.day.weekday() < 5
+            ),
             key=lambda u: u.day,
         )[weeks]
         return sum(u.active_users for u in rows) / len(rows) / (seats[external_id] or 1)

@@ -27,9 +27,13 @@ def test_an_event_rolls_back_with_its_transaction(store: Store) -> None:
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom), store.transaction() as session:
-        append_event(session, "health.changed", {"score": 10})
-        raise Boom
+    def change_then_fail() -> None:
+        with store.transaction() as session:
+            append_event(session, "health.changed", {"score": 10})
+            raise Boom
+
+    with pytest.raises(Boom):
+        change_then_fail()
     with store.transaction() as session:
         assert read_events(session) == []
 
@@ -37,7 +41,9 @@ def test_an_event_rolls_back_with_its_transaction(store: Store) -> None:
 def test_readers_resume_after_their_cursor_and_filter(store: Store) -> None:
     with store.transaction() as session:
         ids = [
-            append_event(session, "health.changed" if i % 2 else "task.created", {"i": i}, account_id=i % 3)
+            append_event(
+                session, "health.changed" if i % 2 else "task.created", {"i": i}, account_id=i % 3
+            )
             for i in range(10)
         ]
     with store.transaction() as session:

@@ -107,7 +107,9 @@ def test_domains_are_normalised() -> None:
 def test_same_as_must_name_another_source() -> None:
     with pytest.raises(ValidationError, match="same_as must name an account of another source"):
         AccountRecord.model_validate(account(same_as={"source": "crm", "external_id": "X"}))
-    linked = AccountRecord.model_validate(account(same_as={"source": "hubspot", "external_id": "9"}))
+    linked = AccountRecord.model_validate(
+        account(same_as={"source": "hubspot", "external_id": "9"})
+    )
     assert linked.same_as == AccountRef(source="hubspot", external_id="9")
 
 
@@ -123,11 +125,13 @@ def test_malformed_email_is_refused() -> None:
 def test_naive_datetimes_are_refused_and_aware_ones_become_utc() -> None:
     base = {"source": "zd", "external_id": "T1", "priority": "P1", "status": "open"}
     with pytest.raises(InvalidRecordError) as caught:
-        parse_records(TicketRecord, [{**base, "opened_at": datetime(2026, 1, 1, 9)}])
+        parse_records(TicketRecord, [{**base, "opened_at": datetime(2026, 1, 1, 9)}])  # noqa: DTZ001
     assert caught.value.problems[0].field == "opened_at"
     assert "timezone" in caught.value.problems[0].message
     paris = timezone(timedelta(hours=1))
-    ticket = TicketRecord.model_validate({**base, "opened_at": datetime(2026, 1, 1, 9, tzinfo=paris)})
+    ticket = TicketRecord.model_validate(
+        {**base, "opened_at": datetime(2026, 1, 1, 9, tzinfo=paris)}
+    )
     assert ticket.opened_at == datetime(2026, 1, 1, 8, tzinfo=UTC)
     assert ticket.opened_at.tzinfo is UTC
 
@@ -157,7 +161,13 @@ def test_contract_end_must_follow_start() -> None:
 
 @pytest.mark.parametrize(
     ("survey", "score", "valid"),
-    [("nps", 0, True), ("nps", 10, True), ("nps", 11, False), ("csat", 0, False), ("csat", 5, True)],
+    [
+        ("nps", 0, True),
+        ("nps", 10, True),
+        ("nps", 11, False),
+        ("csat", 0, False),
+        ("csat", 5, True),
+    ],
 )
 def test_survey_scores_follow_their_scale(survey: str, score: int, valid: bool) -> None:
     row = {

@@ -24,7 +24,9 @@ from cs_core import (
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-def track(message_id: str, user: str, event: str, at: datetime, group: str = "acme") -> UsageEventRecord:
+def track(
+    message_id: str, user: str, event: str, at: datetime, group: str = "acme"
+) -> UsageEventRecord:
     return UsageEventRecord(
         source="segment",
         external_id=message_id,
@@ -35,7 +37,9 @@ def track(message_id: str, user: str, event: str, at: datetime, group: str = "ac
     )
 
 
-def rollups(store: Store) -> tuple[dict[date, tuple[int, int]], dict[tuple[date, str], tuple[int, int]]]:
+def rollups(
+    store: Store,
+) -> tuple[dict[date, tuple[int, int]], dict[tuple[date, str], tuple[int, int]]]:
     with store.transaction() as session:
         daily = {
             row.day: (row.active_users, row.events) for row in session.scalars(select(UsageDaily))

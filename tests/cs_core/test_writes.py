@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from cs_core import (
     Account,
@@ -72,7 +73,11 @@ def test_a_second_write_updates_the_fields(store: Store) -> None:
     store.write([acct("A1", arr=Decimal("20.50"), owner="bob@cs.example.com", segment="PLG")])
     with store.transaction() as session:
         row = session.scalars(select(Account)).one()
-    assert (row.arr, row.owner, row.segment.value) == (Decimal("20.50"), "bob@cs.example.com", "plg")
+    assert (row.arr, row.owner, row.segment.value) == (
+        Decimal("20.50"),
+        "bob@cs.example.com",
+        "plg",
+    )
     assert row.updated_at >= row.created_at
     assert row.created_at.tzinfo is UTC
 
@@ -192,7 +197,9 @@ class TestIdentityResolution:
 
     def test_same_as_links_explicitly(self, store: Store) -> None:
         store.write([acct("001")])
-        store.write([acct("77", source="hubspot", same_as=AccountRef(source="crm", external_id="001"))])
+        store.write(
+            [acct("77", source="hubspot", same_as=AccountRef(source="crm", external_id="001"))]
+        )
         with store.transaction() as session:
             identity = session.get(AccountIdentity, ("hubspot", "77"))
             assert identity is not None
@@ -298,8 +305,6 @@ def test_a_failing_batch_leaves_the_store_unchanged(store: Store) -> None:
 
 def test_constraints_back_the_records_validation(store: Store) -> None:
     # Rows that bypass the pydantic records still cannot break the domain's rules.
-    from sqlalchemy.exc import IntegrityError
-
     with pytest.raises(IntegrityError), store.transaction() as session:
         session.add(
             Account(

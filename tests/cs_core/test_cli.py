@@ -1,0 +1,168 @@
+"""The ``cs`` command: its commands, JSON output, one-line errors and the command hook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cs_core import hookimpl, plugin_manager
+from cs_core._cli import build_cli, main
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CS_DATABASE_URL", url)
+    return url
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out.startswith("cs, version ")
+
+
+def test_db_upgrade_current_downgrade(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "db", "current", "--json")
+    assert (code, json.loads(out)["current"]) == (0, None)
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0
+    assert "up to date" in out
+    code, out, _ = run(capsys, "db", "current", "--json")
+    assert json.loads(out) | {"database": "-"} == {
+        "database": "-",
+        "current": "0001",
+        "head": "0001",
+        "up_to_date": True,
+    }
+    code, out, _ = run(capsys, "db", "downgrade", "base")
+    assert code == 0
+    assert "downgraded to base" in out
+
+
+def test_downgrade_needs_an_explicit_revision(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "db", "downgrade")
+    assert code == 2
+    assert "Missing argument 'REVISION'" in err
+
+
+def test_demo_fills_the_store_and_reports_json(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "demo", "--accounts", "12", "--seed", "3", "--as-of", "2026-06-30", "--json"
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["written"]["account"] == 12
+    assert report["as_of"] == "2026-06-30"
+    assert report["seed"] == 3
+    assert sum(report["segments"].values()) == 12
+
+
+def test_demo_prints_a_readable_summary(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--accounts", "5")
+    assert code == 0
+    assert "Demo customer base written to" in out
+    assert "usage day" in out
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ("mysql://root@localhost/cs", ["db", "current"], "error: CS_DATABASE_URL uses 'mysql'"),
+        (
+            None,
+            ["db", "upgrade", "no-such-revision"],
+            "error: cannot migrate to 'no-such-revision'",
+        ),
+    ],
+)
+def test_errors_are_one_line_not_a_traceback(
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: str | None,
+    args: list[str],
+    message: str,
+) -> None:
+    if env:
+        monkeypatch.setenv("CS_DATABASE_URL", env)
+    code, out, err = run(capsys, *args)
+    assert code == 1
+    assert out == ""
+    assert err.startswith(message)
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_database_url_option_wins_over_the_environment(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.db"
+    code, out, _ = run(capsys, "--database-url", f"sqlite:///{other}", "db", "current", "--json")
+    assert code == 0
+    assert str(other) in json.loads(out)["database"]
+
+
+class GreeterPlugin:
+    @hookimpl
+    def cs_register_commands(self, register: object) -> None:
+        @click.command()
+        def hello() -> None:
+            """Say hello."""
+            click.echo("hello from a plugin")
+
+        register(hello)  # type: ignore[operator]
+
+
+class ClashingPlugin:
+    @hookimpl
+    def cs_register_commands(self, register: object) -> None:
+        register(click.Command("demo"))  # type: ignore[operator]
+
+
+def test_plugins_add_commands_through_the_hook() -> None:
+    manager = plugin_manager(load_entry_points=False)
+    manager.register(GreeterPlugin(), name="greeter")
+    result = CliRunner().invoke(build_cli(manager), ["hello"])
+    assert result.output == "hello from a plugin\n"
+
+
+def test_two_plugins_claiming_one_command_name_are_both_named() -> None:
+    manager = plugin_manager(load_entry_points=False)
+    manager.register(ClashingPlugin(), name="clasher")
+    with pytest.raises(
+        Exception, match="'cs_core' and 'clasher' both register the command 'cs demo'"
+    ):
+        build_cli(manager)
+
+
+def test_disabled_plugins_are_not_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CS_DISABLE_PLUGINS", "greeter, other")
+    manager = plugin_manager(load_entry_points=False)
+    assert manager.is_blocked("greeter")
+    assert manager.register(GreeterPlugin(), name="greeter") is None
+
+
+def test_cs_plugins_lists_what_each_plugin_registers(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plugins", "--json")
+    assert code == 0
+    core = next(row for row in json.loads(out) if row["name"] == "cs_core")
+    assert core["hooks"] == ["cs_register_commands"]
+    assert core["package"] == "cs-core"

@@ -1,0 +1,41 @@
+"""The public API is what ``__all__`` says, and the docs cover every hook."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import cs_core
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_public_name_exists_and_is_documented() -> None:
+    for name in cs_core.__all__:
+        value = getattr(cs_core, name)
+        if isinstance(value, type) or inspect.isfunction(value):
+            assert (value.__doc__ or "").strip(), f"cs_core.{name} has no docstring"
+
+
+def test_the_docs_describe_every_hook() -> None:
+    hooks = sorted(name for name in vars(cs_core.HookSpecs) if name.startswith("cs_"))
+    assert hooks, "HookSpecs defines no hooks"
+    page = (ROOT / "docs" / "plugins.md").read_text()
+    missing = [hook for hook in hooks if f"## `{hook}" not in page]
+    assert not missing, f"docs/plugins.md has no section for: {', '.join(missing)}"
+
+
+def test_cs_core_imports_neither_connectors_nor_server() -> None:
+    package = Path(cs_core.__file__).parent
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                assert not name.startswith(("cs_connectors", "cs_server")), f"{path} imports {name}"

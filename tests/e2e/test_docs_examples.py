@@ -1,0 +1,65 @@
+"""The documentation's examples are real programs: run each and check what it prints."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cs_core import plugin_manager
+from cs_core._cli import build_cli
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+EXPECTED = {
+    "quickstart.py": [
+        "{'account': 1, 'contact': 1}",
+        "Acme Corp mid_market 84000.00 ['dana@acme.example.com']",
+    ],
+    "identity.py": ["crm 001 1 origin", "hubspot 5120 1 email_domain", "1 email_domain"],
+    "outbox.py": ["1 health.changed {'from': 74, 'to': 58, 'tier': 'red'}"],
+}
+
+
+def test_every_example_is_checked() -> None:
+    assert {path.name for path in EXAMPLES.glob("*.py")} == {*EXPECTED, "command_plugin.py"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_prints_what_the_docs_say(name: str, tmp_path: Path) -> None:
+    environment = os.environ | {"CS_DATABASE_URL": f"sqlite:///{tmp_path / 'cs.db'}"}
+    finished = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.splitlines() == EXPECTED[name]
+
+
+def test_the_command_plugin_example_adds_a_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CS_DATABASE_URL", f"sqlite:///{tmp_path / 'cs.db'}")
+    spec = importlib.util.spec_from_file_location("command_plugin", EXAMPLES / "command_plugin.py")
+    assert spec is not None
+    assert spec.loader is not None
+    command_plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(command_plugin)
+
+    manager = plugin_manager(load_entry_points=False)
+    manager.register(command_plugin, name="example")
+    cli = build_cli(manager)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo", "--accounts", "10", "--json"]).exit_code == 0
+    result = runner.invoke(cli, ["accounts", "--segment", "enterprise"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "2 accounts\n"
