@@ -18,7 +18,7 @@ from cs_core._enums import UsageEventType
 from cs_core._errors import FieldProblem, InvalidRecordError
 from cs_core._identity import account_ids
 from cs_core._records import AccountRef
-from cs_core._sql import UtcDay, chunks, upsert_on
+from cs_core._sql import UtcDay, bulk_upsert
 from cs_core._tables import UsageDaily, UsageEvent, UsageFeatureDaily
 
 __all__ = ["DailyUsage", "FeatureUsage", "refresh_usage_rollups", "write_daily_usage"]
@@ -61,7 +61,7 @@ class DailyUsage:
 
 
 def write_daily_usage(session: Session, rows: Iterable[DailyUsage]) -> int:
-    """Upsert daily rollups, two statements per 1,000 rows; returns the rows written.
+    """Upsert daily rollups in bulk (see :func:`bulk_upsert`); returns the rows written.
 
     Every row must name a known account; otherwise :class:`InvalidRecordError` names it and
     nothing is written.
@@ -100,15 +100,13 @@ def write_daily_usage(session: Session, rows: Iterable[DailyUsage]) -> int:
         for row in batch
         for name, usage in row.features.items()
     ]
-    for chunk in chunks(daily):
-        upsert_on(session, UsageDaily.__table__, ("account_id", "day"), chunk)  # type: ignore[arg-type]
-    for chunk in chunks(features):
-        upsert_on(
-            session,
-            UsageFeatureDaily.__table__,  # type: ignore[arg-type]
-            ("account_id", "day", "feature"),
-            chunk,
-        )
+    bulk_upsert(session, UsageDaily.__table__, ("account_id", "day"), daily)  # type: ignore[arg-type]
+    bulk_upsert(
+        session,
+        UsageFeatureDaily.__table__,  # type: ignore[arg-type]
+        ("account_id", "day", "feature"),
+        features,
+    )
     return len(batch)
 
 

@@ -30,7 +30,7 @@ from cs_core._records import (
     TicketRecord,
     UsageEventRecord,
 )
-from cs_core._sql import chunks, insert_on_conflict
+from cs_core._sql import bulk_upsert, chunks
 from cs_core._tables import (
     Account,
     AccountIdentity,
@@ -160,16 +160,14 @@ def _write_accounts(session: Session, records: Sequence[AccountRecord], now: dat
 
     ids: dict[Key, int] = {}
     if owned:
-        rows = [_account_row(record, now) for record in owned]
-        statement = insert_on_conflict(
+        written = bulk_upsert(
             session,
             Account.__table__,  # type: ignore[arg-type]
             ("source", "external_id"),
-            update=[
-                name for name in rows[0] if name not in {"source", "external_id", "created_at"}
-            ],
-        ).returning(Account.id)
-        ids = {(row.source, row.external_id): row.id for row in session.execute(statement, rows)}
+            [_account_row(record, now) for record in owned],
+            returning=("id", "source", "external_id"),
+        )
+        ids = {(row.source, row.external_id): row.id for row in written}
 
     new_identities = [
         {
@@ -193,16 +191,13 @@ def _write_accounts(session: Session, records: Sequence[AccountRecord], now: dat
         }
         for r, account_id, method, evidence in merged
     ]
-    if new_identities:
-        session.execute(
-            insert_on_conflict(
-                session,
-                AccountIdentity.__table__,  # type: ignore[arg-type]
-                ("source", "external_id"),
-                update=None,
-            ),
-            new_identities,
-        )
+    bulk_upsert(
+        session,
+        AccountIdentity.__table__,  # type: ignore[arg-type]
+        ("source", "external_id"),
+        new_identities,
+        update=None,
+    )
     _link_parents(session, list(ids.values()), keys)
     return sum(1 for r in owned if (r.source, r.external_id) not in known)
 
@@ -283,21 +278,19 @@ def _write_owned(
 
     if isinstance(records[0], UsageEventRecord):
         # A messageId seen before is a duplicate delivery, not an update (Segment semantics).
-        statement = insert_on_conflict(session, table, ("source", "external_id"), update=None)
-        inserted = session.execute(
-            statement.returning(table.c.account_id, table.c.timestamp), rows
-        ).all()
+        inserted = bulk_upsert(
+            session,
+            table,
+            ("source", "external_id"),
+            rows,
+            update=None,
+            returning=("account_id", "timestamp"),
+        )
         refresh_usage_rollups(
             session, {(row.account_id, row.timestamp) for row in inserted if row.account_id}
         )
         return len(inserted), unresolved
-    statement = insert_on_conflict(
-        session,
-        table,
-        ("source", "external_id"),
-        update=[name for name in rows[0] if name not in {"source", "external_id", "created_at"}],
-    )
-    session.execute(statement, rows)
+    bulk_upsert(session, table, ("source", "external_id"), rows)
     return len(rows), unresolved
 
 
