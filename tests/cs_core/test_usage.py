@@ -17,7 +17,6 @@ from cs_core import (
     UsageDaily,
     UsageEventRecord,
     UsageFeatureDaily,
-    resolve_pending_accounts,
     write_daily_usage,
 )
 
@@ -90,9 +89,8 @@ def test_events_of_an_unknown_account_roll_up_once_it_arrives(store: Store) -> N
     result = store.write([track("m1", "ann", "login", DAY, group="late")])
     assert result.unresolved == 1
     assert rollups(store)[0] == {}
-    store.write([AccountRecord(source="segment", external_id="late", name="Late", segment="smb")])
-    with store.transaction() as session:
-        assert resolve_pending_accounts(session) == 1
+    late = AccountRecord(source="segment", external_id="late", name="Late", segment="smb")
+    assert store.write([late]).resolved_pending == 1
     assert rollups(store)[0] == {DAY.date(): (1, 1)}
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ScalarSelect, select, tuple_
 from sqlalchemy.orm import Session
 
 from cs_core._enums import ResolutionMethod
@@ -13,10 +14,19 @@ from cs_core._records import AccountRef
 from cs_core._sql import chunks
 from cs_core._tables import Account, AccountIdentity
 
-__all__ = ["Key", "account_ids", "accounts_by_domain", "identities"]
+__all__ = ["Key", "account_id_of", "account_ids", "accounts_by_domain", "identities"]
 
 Key = tuple[str, str]
 """``(source, external_id)``."""
+
+
+def account_id_of(source: Any, external_id: Any) -> ScalarSelect[int]:
+    """SQL for the account that the identity ``(source, external_id)`` (two columns) stands for."""
+    return (
+        select(AccountIdentity.account_id)
+        .where(AccountIdentity.source == source, AccountIdentity.external_id == external_id)
+        .scalar_subquery()
+    )
 
 
 def account_ids(session: Session, refs: Iterable[AccountRef]) -> dict[AccountRef, int]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from cs_core._enums import ResolutionMethod
 from cs_core._errors import FieldProblem, InvalidRecordError
-from cs_core._identity import Key, accounts_by_domain, identities
+from cs_core._identity import Key, account_id_of, accounts_by_domain, identities
 from cs_core._records import (
     AccountOwnedRecord,
     AccountRecord,
@@ -78,12 +78,17 @@ class WriteResult:
     """Accounts that did not exist before (a record merged into a known account is not one)."""
     unresolved: int = 0
     """Records stored without an account yet: their account has not been seen so far."""
+    resolved_pending: int = 0
+    """Records stored earlier without an account that the new accounts of this call claimed."""
 
 
 def write_records(
     session: Session, records: Iterable[Record], *, now: datetime | None = None
 ) -> WriteResult:
     """Upsert ``records`` in the session's transaction and resolve them to accounts.
+
+    Records stored earlier without an account are tied to the accounts this call adds (see
+    :func:`resolve_pending_accounts`).
 
     Records of any kinds may be mixed; the last of two records with the same kind and
     ``(source, external_id)`` wins. Raises :class:`InvalidRecordError` naming the record and field
@@ -99,20 +104,33 @@ def write_records(
 
     written: dict[str, int] = {}
     created = unresolved = 0
+    identities_added = False
     for kind in _ORDER:
         records_of_kind = list(by_kind.get(kind, {}).values())
         for chunk in chunks(records_of_kind):
             if kind is AccountRecord:
-                created += _write_accounts(session, chunk, moment)  # type: ignore[arg-type]
+                new, added = _write_accounts(session, chunk, moment)  # type: ignore[arg-type]
+                created += new
+                identities_added |= added
                 count = len(chunk)
             else:
                 count, pending = _write_owned(session, chunk, moment)  # type: ignore[arg-type]
                 unresolved += pending
             written[kind.kind] = written.get(kind.kind, 0) + count
-    return WriteResult(written=written, accounts_created=created, unresolved=unresolved)
+    # Records that arrived before their account are claimed as soon as it exists.
+    resolved = resolve_pending_accounts(session) if identities_added else 0
+    return WriteResult(
+        written=written,
+        accounts_created=created,
+        unresolved=unresolved,
+        resolved_pending=resolved,
+    )
 
 
-def _write_accounts(session: Session, records: Sequence[AccountRecord], now: datetime) -> int:
+def _write_accounts(
+    session: Session, records: Sequence[AccountRecord], now: datetime
+) -> tuple[int, bool]:
+    """Upsert accounts; return how many were created and whether any identity was added."""
     keys = [(r.source, r.external_id) for r in records]
     known = identities(session, keys)
     links = identities(
@@ -199,7 +217,7 @@ def _write_accounts(session: Session, records: Sequence[AccountRecord], now: dat
         update=None,
     )
     _link_parents(session, list(ids.values()), keys)
-    return sum(1 for r in owned if (r.source, r.external_id) not in known)
+    return sum(1 for r in owned if (r.source, r.external_id) not in known), bool(new_identities)
 
 
 def _account_row(record: AccountRecord, now: datetime) -> dict[str, Any]:
@@ -211,14 +229,7 @@ def _account_row(record: AccountRecord, now: datetime) -> dict[str, Any]:
 
 def _link_parents(session: Session, account_ids: Sequence[int], keys: Sequence[Key]) -> None:
     """Point ``parent_id`` at the parent's account, for the batch and for children awaiting it."""
-    parent = (
-        select(AccountIdentity.account_id)
-        .where(
-            AccountIdentity.source == Account.source,
-            AccountIdentity.external_id == Account.parent_external_id,
-        )
-        .scalar_subquery()
-    )
+    parent = account_id_of(Account.source, Account.parent_external_id)
     session.execute(
         update(Account)
         .where(
@@ -315,14 +326,7 @@ def resolve_pending_accounts(session: Session) -> int:
     resolved = 0
     for model in _OWNED_TABLES.values():
         table: Any = model
-        by_ref = (
-            select(AccountIdentity.account_id)
-            .where(
-                AccountIdentity.source == table.account_source,
-                AccountIdentity.external_id == table.account_external_id,
-            )
-            .scalar_subquery()
-        )
+        by_ref = account_id_of(table.account_source, table.account_external_id)
         same_domain = select(Account.id).where(Account.domain == table.email_domain)
         one_account = (
             select(func.count()).select_from(same_domain.subquery()).scalar_subquery() == 1
