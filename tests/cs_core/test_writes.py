@@ -100,7 +100,7 @@ def test_a_batch_costs_a_constant_number_of_statements(store: Store) -> None:
         for i in range(2500)
     ]
     with counted_statements(store) as statements:
-        store.write(accounts + contacts)
+        store.write([*accounts, *contacts])
     # Records are written 1,000 at a time; each thousand costs one INSERT for accounts, one for
     # their identities and one for contacts.
     assert statements.count("INSERT") == 3 * 3, statements
