@@ -8,11 +8,13 @@ touched.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -117,3 +119,32 @@ def store(
         opened = Store(f"sqlite:///{path}")
     yield opened
     opened.close()
+
+
+def imported_modules(package: ModuleType) -> Iterator[tuple[Path, str]]:
+    """Every module that a package's source files import, with the importing file."""
+    assert package.__file__ is not None
+    for path in Path(package.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                yield from ((path, alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                yield path, node.module
+
+
+@pytest.fixture
+def package_imports() -> Callable[[ModuleType], Iterator[tuple[Path, str]]]:
+    """:func:`imported_modules`, for tests that inspect a package's imports."""
+    return imported_modules
+
+
+@pytest.fixture
+def assert_imports_only_public_cs_core() -> Callable[[ModuleType, str], None]:
+    """Check that a package reaches cs-core through its public API and not ``forbidden``."""
+
+    def check(package: ModuleType, forbidden: str) -> None:
+        for path, module in imported_modules(package):
+            assert not module.startswith("cs_core."), f"{path} imports private {module}"
+            assert not module.startswith(forbidden), f"{path} imports {module}"
+
+    return check
