@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from cs_core import CSError, Store, append_event, read_events
 
@@ -71,3 +73,19 @@ def test_payloads_must_be_json(store: Store) -> None:
 def test_read_arguments_are_checked(store: Store, after: int, limit: int) -> None:
     with store.transaction() as session, pytest.raises(CSError):
         read_events(session, after=after, limit=limit)
+
+
+def test_writers_of_events_commit_one_at_a_time_in_id_order(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has a single writer: ids commit in order by construction")
+    with store.transaction() as first:
+        append_event(first, "health.changed", {"n": 1})
+        # While the first writer has not committed, a second cannot take an id.
+        with store.transaction() as second:
+            second.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            with pytest.raises(OperationalError, match="lock timeout"):
+                append_event(second, "health.changed", {"n": 2})
+    with store.transaction() as third:
+        append_event(third, "health.changed", {"n": 3})
+    with store.transaction() as session:
+        assert [event.payload["n"] for event in read_events(session)] == [1, 3]

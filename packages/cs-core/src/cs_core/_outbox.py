@@ -2,6 +2,11 @@
 
 An event becomes visible exactly when the change that caused it commits, and never otherwise.
 Readers page through events by ``id``, the cursor a subscriber hands back to resume.
+
+A cursor is only safe if ids become visible in increasing order. On PostgreSQL two transactions
+could take ids 7 and 8 and commit 8 first; a reader at that moment would move past 7 for good.
+So writers of events take a transaction-scoped advisory lock first: events commit one
+transaction at a time, in id order. (SQLite has a single writer already.)
 """
 
 from __future__ import annotations
@@ -13,16 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from cs_core._errors import CSError
 from cs_core._tables import OutboxEvent
 
-__all__ = ["DomainEvent", "append_event", "read_events"]
+__all__ = ["OUTBOX_LOCK", "DomainEvent", "append_event", "read_events"]
 
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _MAX_PAGE = 10_000
+OUTBOX_LOCK = 0x6373_6F75_7462_6F78  # "csoutbox": the advisory lock key of outbox writers
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,8 @@ def append_event(
         json.dumps(payload, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise CSError(f"payload of event {type!r} is not JSON: {error}") from None
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(OUTBOX_LOCK)))
     return session.execute(
         insert(OutboxEvent)
         .values(
