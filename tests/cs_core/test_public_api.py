@@ -32,3 +32,9 @@ def test_cs_core_imports_neither_connectors_nor_server(
 ) -> None:
     for path, module in package_imports(cs_core):
         assert not module.startswith(("cs_connectors", "cs_server")), f"{path} imports {module}"
+
+
+def test_the_scoring_page_lists_every_builtin_metric() -> None:
+    page = (ROOT / "docs" / "scoring.md").read_text()
+    missing = [m.name for m in cs_core.BUILTIN_METRICS if f"| `{m.name}` |" not in page]
+    assert not missing, f"docs/scoring.md does not list: {', '.join(missing)}"

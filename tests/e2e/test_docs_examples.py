@@ -23,6 +23,12 @@ EXPECTED = {
     ],
     "identity.py": ["crm 001 1 origin", "hubspot 5120 1 email_domain", "1 email_domain"],
     "outbox.py": ["1 health.changed {'from': 74, 'to': 58, 'tier': 'red'}"],
+    "scoring.py": [
+        "70.23 Yellow",
+        "+11.25 support_tickets: tickets_per_month to below 2",
+        "+6.60 feature_adoption: feature_adoption to at least 0.4",
+        "+5.10 active_users: active_user_ratio to at least 0.8",
+    ],
 }
 
 

@@ -29,6 +29,7 @@ from cs_core._errors import (
 )
 from cs_core._identity import account_ids
 from cs_core._markers import ENTRY_POINT_GROUP, RegisterCommand, hookimpl, hookspec
+from cs_core._metrics import BUILTIN_METRICS, Direction, MetricCatalogue, MetricDefinition
 from cs_core._outbox import DomainEvent, append_event, read_events
 from cs_core._plugins import HookSpecs, plugin_manager
 from cs_core._records import (
@@ -44,6 +45,19 @@ from cs_core._records import (
     TicketRecord,
     UsageEventRecord,
 )
+from cs_core._scorecard import (
+    Band,
+    Bands,
+    Dimension,
+    LinearScale,
+    Measure,
+    MissingPolicy,
+    Scorecard,
+    Tier,
+    load_scorecard,
+)
+from cs_core._scorecard_rules import ScorecardRule, ScorecardRules, builtin_scorecards
+from cs_core._scoring import DimensionScore, HealthScore, Lever, MeasureScore, score_account
 from cs_core._settings import Settings, default_database_path, resolve_database_url
 from cs_core._store import Store
 from cs_core._tables import (
@@ -67,12 +81,15 @@ from cs_core._writes import WriteResult, resolve_pending_accounts, write_records
 __version__ = _version("cs-core")
 
 __all__ = [
+    "BUILTIN_METRICS",
     "ENTRY_POINT_GROUP",
     "Account",
     "AccountIdentity",
     "AccountOwnedRecord",
     "AccountRecord",
     "AccountRef",
+    "Band",
+    "Bands",
     "Base",
     "CSError",
     "ConfigurationError",
@@ -86,12 +103,23 @@ __all__ = [
     "DemoChunk",
     "DemoOptions",
     "DemoSummary",
+    "Dimension",
+    "DimensionScore",
+    "Direction",
     "DomainEvent",
     "FeatureUsage",
     "FieldProblem",
+    "HealthScore",
     "HookSpecs",
     "InvalidRecordError",
+    "Lever",
     "LifecycleStage",
+    "LinearScale",
+    "Measure",
+    "MeasureScore",
+    "MetricCatalogue",
+    "MetricDefinition",
+    "MissingPolicy",
     "Opportunity",
     "OpportunityOutcome",
     "OpportunityRecord",
@@ -102,6 +130,9 @@ __all__ = [
     "RegisterCommand",
     "RenewalTrack",
     "ResolutionMethod",
+    "Scorecard",
+    "ScorecardRule",
+    "ScorecardRules",
     "Segment",
     "Settings",
     "Store",
@@ -115,6 +146,7 @@ __all__ = [
     "TicketRecord",
     "TicketSatisfaction",
     "TicketStatus",
+    "Tier",
     "Trajectory",
     "UsageDaily",
     "UsageEvent",
@@ -125,17 +157,20 @@ __all__ = [
     "__version__",
     "account_ids",
     "append_event",
+    "builtin_scorecards",
     "default_database_path",
     "generate_demo",
     "hookimpl",
     "hookspec",
     "load_demo",
+    "load_scorecard",
     "parse_records",
     "plugin_manager",
     "read_events",
     "refresh_usage_rollups",
     "resolve_database_url",
     "resolve_pending_accounts",
+    "score_account",
     "write_daily_usage",
     "write_records",
 ]
