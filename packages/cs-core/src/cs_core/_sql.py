@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, Date, Row, Table, Text, bindparam, cast, func, select
+from sqlalchemy import JSON, Column, Date, Float, Row, Table, Text, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
@@ -16,7 +16,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-__all__ = ["CHUNK_SIZE", "UtcDay", "bulk_upsert", "chunks"]
+__all__ = ["CHUNK_SIZE", "Epoch", "UtcDay", "bulk_upsert", "chunks"]
 
 _T = TypeVar("_T")
 
@@ -145,3 +145,24 @@ def _utc_day_sqlite(element: UtcDay, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(UtcDay, "postgresql")
 def _utc_day_postgresql(element: UtcDay, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC') AS DATE)"
+
+
+class Epoch(FunctionElement[Any]):
+    """Seconds since 1970 of a timestamp column, as a float, on both dialects."""
+
+    type = Float()
+    inherit_cache = True
+    name = "epoch"
+
+    def __init__(self, timestamp: ColumnElement[Any] | QueryableAttribute[Any]) -> None:
+        super().__init__(timestamp)
+
+
+@compiles(Epoch, "sqlite")
+def _epoch_sqlite(element: Epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+@compiles(Epoch, "postgresql")
+def _epoch_postgresql(element: Epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
