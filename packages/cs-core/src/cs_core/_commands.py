@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from cs_core._cli_context import CLIContext, emit_json
+from cs_core._commands_scoring import explain, score
 from cs_core._demo import DemoOptions
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._markers import RegisterCommand, hookimpl
@@ -25,10 +26,12 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 @hookimpl
 def cs_register_commands(register: RegisterCommand) -> None:
-    """Register ``cs db``, ``cs demo`` and ``cs plugins``."""
+    """Register ``cs db``, ``cs demo``, ``cs plugins``, ``cs score`` and ``cs explain``."""
     register(db)
     register(demo)
     register(plugins)
+    register(score)
+    register(explain)
 
 
 @click.group()

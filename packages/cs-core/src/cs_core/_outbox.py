@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cs_core._errors import CSError
 from cs_core._tables import OutboxEvent
 
-__all__ = ["OUTBOX_LOCK", "DomainEvent", "append_event", "read_events"]
+__all__ = ["OUTBOX_LOCK", "DomainEvent", "NewEvent", "append_event", "append_events", "read_events"]
 
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _MAX_PAGE = 10_000
@@ -44,6 +44,15 @@ class DomainEvent:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: its type, JSON payload and, if it is about one, the account."""
+
+    type: str
+    payload: Mapping[str, Any]
+    account_id: int | None = None
+
+
 def append_event(
     session: Session,
     type: str,
@@ -56,26 +65,41 @@ def append_event(
 
     ``type`` is a dotted lower-case name (``health.changed``); ``payload`` must be JSON.
     """
-    if not _EVENT_TYPE.match(type):
-        raise CSError(
-            f"event type {type!r} is not a dotted lower-case name such as 'health.changed'"
-        )
-    try:
-        json.dumps(payload, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise CSError(f"payload of event {type!r} is not JSON: {error}") from None
+    return append_events(session, [NewEvent(type, payload, account_id)], now=now)[0]
+
+
+def append_events(
+    session: Session, events: Sequence[NewEvent], *, now: datetime | None = None
+) -> list[int]:
+    """Append ``events`` in order, in one statement per page, and return their ids."""
+    for event in events:
+        if not _EVENT_TYPE.match(event.type):
+            raise CSError(
+                f"event type {event.type!r} is not a dotted lower-case name "
+                "such as 'health.changed'"
+            )
+        try:
+            json.dumps(event.payload, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise CSError(f"payload of event {event.type!r} is not JSON: {error}") from None
+    if not events:
+        return []
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(OUTBOX_LOCK)))
-    return session.execute(
-        insert(OutboxEvent)
-        .values(
-            type=type,
-            account_id=account_id,
-            payload=dict(payload),
-            created_at=now or datetime.now(UTC),
-        )
-        .returning(OutboxEvent.id)
-    ).scalar_one()
+    moment = now or datetime.now(UTC)
+    rows = [
+        {
+            "type": event.type,
+            "account_id": event.account_id,
+            "payload": dict(event.payload),
+            "created_at": moment,
+        }
+        for event in events
+    ]
+    inserted = session.execute(
+        insert(OutboxEvent).returning(OutboxEvent.id, sort_by_parameter_order=True), rows
+    )
+    return list(inserted.scalars())
 
 
 def read_events(

@@ -279,7 +279,8 @@ def _describe(measure: MeasureScore) -> str:
     band = f" {measure.band}" if measure.band else ""
     return (
         f"{measure.name} ({measure.metric}) = {measure.value:g}: {measure.points:g} points{band}, "
-        f"weight {measure.weight:g}% -> {measure.contribution:.2f}"
+        f"weight {measure.weight:g}% ({measure.effective_weight:.1%} of the score) "
+        f"-> {measure.contribution:.2f}"
     )
 
 

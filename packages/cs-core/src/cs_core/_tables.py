@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -49,8 +50,11 @@ __all__ = [
     "Base",
     "Contact",
     "Contract",
+    "HealthHistory",
+    "HealthScoreRow",
     "Opportunity",
     "OutboxEvent",
+    "ScoringRun",
     "SurveyResponse",
     "Ticket",
     "UsageDaily",
@@ -312,3 +316,59 @@ class OutboxEvent(Base):
     account_id: Mapped[int | None] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class ScoringRun(Base):
+    """One pass of scoring over the accounts: when, as of when, and what it changed."""
+
+    __tablename__ = "scoring_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    accounts: Mapped[int] = mapped_column(Integer)
+    changed: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class HealthScoreRow(Base):
+    """Each account's latest computed health: the score, and the points behind it."""
+
+    __tablename__ = "health_scores"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    scorecard_id: Mapped[str] = mapped_column(String(63))
+    scorecard_version: Mapped[int] = mapped_column(Integer)
+    scorecard_fingerprint: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    tier: Mapped[str | None] = mapped_column(String(32), index=True)
+    measures: Mapped[dict[str, Any]]
+    """Per measure name: ``[metric value, points]`` (``null`` where missing or skipped)."""
+    as_of: Mapped[datetime]
+    run_id: Mapped[int] = mapped_column(ForeignKey("scoring_runs.id"))
+
+
+class HealthHistory(Base):
+    """Append-only: one row each time an account's health changed, and why."""
+
+    __tablename__ = "health_history"
+    __table_args__ = (Index(None, "account_id", "as_of"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("scoring_runs.id"), index=True)
+    as_of: Mapped[datetime]
+    scorecard_id: Mapped[str] = mapped_column(String(63))
+    scorecard_version: Mapped[int] = mapped_column(Integer)
+    scorecard_fingerprint: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    tier: Mapped[str | None] = mapped_column(String(32))
+    previous_score: Mapped[float | None] = mapped_column(Float)
+    previous_tier: Mapped[str | None] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(16))
+    """``first``, ``customer`` (the data moved) or ``scorecard`` (the model changed)."""
+    measures: Mapped[dict[str, Any]]

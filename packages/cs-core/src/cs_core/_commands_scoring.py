@@ -1,0 +1,137 @@
+"""``cs score`` and ``cs explain``: scoring runs and one account's score, explained."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+
+from cs_core._cli_context import CLIContext, emit_json
+from cs_core._errors import CSError
+from cs_core._identity import account_ids
+from cs_core._metric_values import AccountRange, compute_metrics
+from cs_core._records import AccountRef
+from cs_core._scorecard_rules import ScorecardRules, builtin_scorecards
+from cs_core._scoring import score_account
+from cs_core._scoring_run import RunSummary, score_all
+from cs_core._tables import Account
+
+__all__ = ["explain", "score"]
+
+pass_cli = click.make_pass_decorator(CLIContext)
+as_of_option = click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Score as of this UTC day or time, from the data stored up to it  [default: now]",
+)
+
+
+def _moment(as_of: datetime | None) -> datetime:
+    return datetime.now(UTC) if as_of is None else as_of.replace(tzinfo=UTC)
+
+
+@click.command()
+@as_of_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@pass_cli
+def score(cli: CLIContext, as_of: datetime | None, as_json: bool) -> None:
+    """Score every account; record and announce the scores that changed."""
+    store = cli.store()
+    store.check_ready()
+    if as_json:
+        summary = score_all(store, as_of=_moment(as_of))
+        emit_json(_summary_json(summary))
+        return
+    with store.transaction() as session:
+        total = session.scalar(select(func.count()).select_from(Account)) or 0
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Scoring accounts", total=total)
+        summary = score_all(
+            store,
+            as_of=_moment(as_of),
+            on_progress=lambda done: progress.update(task, completed=done),
+        )
+    console = Console()
+    console.print(
+        f"Scored {summary.accounts:,} accounts as of {summary.as_of.isoformat()} in "
+        f"{summary.seconds:.1f}s ({summary.accounts_per_second:,.0f}/s): "
+        f"{summary.changed:,} changed, {summary.events:,} health.changed events"
+    )
+    table = Table("tier", "accounts", title=f"Run {summary.run_id}")
+    for tier, count in sorted(summary.tiers.items(), key=lambda item: -item[1]):
+        table.add_row(tier, f"{count:,}")
+    console.print(table)
+
+
+def _summary_json(summary: RunSummary) -> dict[str, object]:
+    return {
+        "run_id": summary.run_id,
+        "as_of": summary.as_of.isoformat(),
+        "accounts": summary.accounts,
+        "changed": summary.changed,
+        "events": summary.events,
+        "tiers": summary.tiers,
+        "seconds": round(summary.seconds, 3),
+        "accounts_per_second": round(summary.accounts_per_second, 1),
+    }
+
+
+@click.command()
+@click.argument("external_id")
+@click.option("--source", default="demo", show_default=True, help="The source of EXTERNAL_ID.")
+@as_of_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@pass_cli
+def explain(
+    cli: CLIContext, external_id: str, source: str, as_of: datetime | None, as_json: bool
+) -> None:
+    """Score one account now (or as of a day) and explain the score."""
+    store = cli.store()
+    store.check_ready()
+    moment = _moment(as_of)
+    with store.transaction() as session:
+        ref = AccountRef(source=source, external_id=external_id)
+        found = account_ids(session, [ref]).get(ref)
+        if found is None:
+            raise CSError(f"no account {source}:{external_id} in the store")
+        segment, stage = session.execute(
+            select(Account.segment, Account.lifecycle_stage).where(Account.id == found)
+        ).one()
+        values = compute_metrics(session, AccountRange(found, found), moment).get(found, {})
+    cards = builtin_scorecards()
+    health = score_account(
+        cards[ScorecardRules.default().choose(segment, stage)], values, as_of=moment
+    )
+    if as_json:
+        emit_json(
+            {
+                "account": str(ref),
+                "scorecard": health.scorecard_id,
+                "score": health.score,
+                "tier": health.tier,
+                "inputs": health.inputs,
+                "missing": [m.name for m in health.missing],
+                "levers": [
+                    {
+                        "measure": lever.measure,
+                        "target": lever.target,
+                        "points": round(lever.points, 2),
+                    }
+                    for lever in health.levers()
+                ],
+            }
+        )
+        return
+    click.echo(health.explain())

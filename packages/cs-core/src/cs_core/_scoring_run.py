@@ -1,0 +1,245 @@
+"""Scoring runs: every account scored from the store, its changes kept and announced.
+
+A run walks the accounts in chunks of ids. For each chunk, one transaction computes the metrics
+set-based, scores each account with the scorecard its rules choose, and, for the accounts whose
+health changed, writes the latest score, appends a history row and appends a ``health.changed``
+event to the outbox. An account whose score, tier and scorecard are unchanged costs no write and
+no event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from cs_core._errors import ConfigurationError
+from cs_core._metric_values import AccountRange, compute_metrics
+from cs_core._metrics import MetricCatalogue
+from cs_core._outbox import NewEvent, append_events
+from cs_core._scorecard import Scorecard
+from cs_core._scorecard_rules import ScorecardRules, builtin_scorecards
+from cs_core._scoring import HealthScore, score_account
+from cs_core._sql import bulk_upsert
+from cs_core._store import Store
+from cs_core._tables import Account, HealthHistory, HealthScoreRow, ScoringRun
+
+__all__ = ["RunSummary", "score_all"]
+
+HEALTH_CHANGED = "health.changed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a scoring run did."""
+
+    run_id: int
+    as_of: datetime
+    accounts: int
+    changed: int
+    events: int
+    tiers: dict[str, int] = field(default_factory=dict)
+    """Accounts per tier after the run (``none``: no data to score)."""
+    seconds: float = 0.0
+
+    @property
+    def accounts_per_second(self) -> float:
+        return self.accounts / self.seconds if self.seconds else 0.0
+
+
+def score_all(
+    store: Store,
+    *,
+    as_of: datetime | None = None,
+    scorecards: Mapping[str, Scorecard] | None = None,
+    rules: ScorecardRules | None = None,
+    chunk_size: int = 5000,
+    on_progress: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Score every account as of ``as_of`` (default: now) and record what changed."""
+    moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    cards = dict(scorecards) if scorecards is not None else builtin_scorecards()
+    chosen = rules or ScorecardRules.default()
+    chosen.check_scorecards(cards)
+    catalogue = MetricCatalogue()
+    for card in cards.values():
+        card.check_metrics(catalogue)
+    if chunk_size < 1:
+        raise ConfigurationError(f"chunk_size must be at least 1, not {chunk_size}")
+    store.check_ready()
+
+    started = time.perf_counter()
+    with store.transaction() as session:
+        run_id = session.execute(
+            insert(ScoringRun)
+            .values(
+                kind="full",
+                as_of=moment,
+                started_at=datetime.now(UTC),
+                accounts=0,
+                changed=0,
+                events=0,
+            )
+            .returning(ScoringRun.id)
+        ).scalar_one()
+        low, high = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
+
+    accounts = changed = events = 0
+    tiers: Counter[str] = Counter()
+    for first in range(low or 0, (high or -1) + 1, chunk_size):
+        with store.transaction() as session:
+            chunk = _score_chunk(
+                session, AccountRange(first, first + chunk_size - 1), moment, cards, chosen, run_id
+            )
+        accounts += chunk.accounts
+        changed += chunk.changed
+        events += chunk.events
+        tiers.update(chunk.tiers)
+        if on_progress is not None:
+            on_progress(accounts)
+
+    with store.transaction() as session:
+        session.execute(
+            update(ScoringRun)
+            .where(ScoringRun.id == run_id)
+            .values(
+                finished_at=datetime.now(UTC), accounts=accounts, changed=changed, events=events
+            )
+        )
+    return RunSummary(
+        run_id=run_id,
+        as_of=moment,
+        accounts=accounts,
+        changed=changed,
+        events=events,
+        tiers=dict(tiers),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _score_chunk(
+    session: Session,
+    accounts: AccountRange,
+    as_of: datetime,
+    scorecards: Mapping[str, Scorecard],
+    rules: ScorecardRules,
+    run_id: int,
+) -> RunSummary:
+    metrics = compute_metrics(session, accounts, as_of)
+    previous = {
+        row.account_id: row
+        for row in session.scalars(
+            select(HealthScoreRow).where(accounts.covers(HealthScoreRow.account_id))
+        )
+    }
+    current: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    events: list[NewEvent] = []
+    tiers: Counter[str] = Counter()
+    scored = 0
+    for account_id, segment, stage in session.execute(
+        select(Account.id, Account.segment, Account.lifecycle_stage)
+        .where(accounts.covers(Account.id))
+        .order_by(Account.id)
+    ):
+        scored += 1
+        card = scorecards[rules.choose(segment, stage)]
+        health = score_account(card, metrics.get(account_id, {}), as_of=as_of)
+        tiers[health.tier or "none"] += 1
+        before = previous.get(account_id)
+        if before is not None and before.as_of > as_of:
+            continue  # a newer score exists: scoring the past adds nothing to the present
+        fingerprint = card.fingerprint
+        points = _measures(health)
+        if before is not None and (
+            (before.score, before.tier, before.scorecard_fingerprint)
+            == (health.score, health.tier, fingerprint)
+        ):
+            continue
+        cause = (
+            "first"
+            if before is None
+            else "scorecard"
+            if before.scorecard_fingerprint != fingerprint
+            else "customer"
+        )
+        row = {
+            "account_id": account_id,
+            "scorecard_id": card.id,
+            "scorecard_version": card.version,
+            "scorecard_fingerprint": fingerprint,
+            "score": health.score,
+            "tier": health.tier,
+            "measures": points,
+            "as_of": as_of,
+            "run_id": run_id,
+        }
+        current.append(row)
+        history.append(
+            {
+                **{name: value for name, value in row.items() if name != "account_id"},
+                "account_id": account_id,
+                "previous_score": None if before is None else before.score,
+                "previous_tier": None if before is None else before.tier,
+                "cause": cause,
+            }
+        )
+        if before is None or (before.score, before.tier) != (health.score, health.tier):
+            events.append(_event(account_id, health, before, cause, points))
+    bulk_upsert(session, HealthScoreRow.__table__, ("account_id",), current)  # type: ignore[arg-type]
+    if history:
+        session.execute(insert(HealthHistory), history)
+    append_events(session, events)
+    return RunSummary(
+        run_id=run_id,
+        as_of=as_of,
+        accounts=scored,
+        changed=len(current),
+        events=len(events),
+        tiers=dict(tiers),
+    )
+
+
+def _measures(health: HealthScore) -> dict[str, list[float | None]]:
+    return {measure.name: [measure.value, measure.points] for measure in health.measures}
+
+
+def _event(
+    account_id: int,
+    health: HealthScore,
+    before: HealthScoreRow | None,
+    cause: str,
+    points: Mapping[str, list[float | None]],
+) -> NewEvent:
+    moved = []
+    if before is not None:
+        for name, (_, now) in points.items():
+            was = before.measures.get(name, [None, None])[1]
+            if was != now:
+                moved.append({"measure": name, "from": was, "to": now})
+    delta = (
+        None
+        if before is None or before.score is None or health.score is None
+        else round(health.score - before.score, 2)
+    )
+    return NewEvent(
+        HEALTH_CHANGED,
+        {
+            "account_id": account_id,
+            "scorecard": health.scorecard_id,
+            "scorecard_version": health.scorecard_version,
+            "as_of": health.as_of.isoformat(),
+            "previous": None if before is None else {"score": before.score, "tier": before.tier},
+            "current": {"score": health.score, "tier": health.tier},
+            "delta": delta,
+            "cause": cause,
+            "moved": moved,
+        },
+        account_id,
+    )

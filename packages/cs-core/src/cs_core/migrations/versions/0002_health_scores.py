@@ -1,0 +1,79 @@
+"""Health scores: the latest per account, their append-only history, and scoring runs.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0002'
+down_revision: str | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table('scoring_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('as_of', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('accounts', sa.Integer(), nullable=False),
+    sa.Column('changed', sa.Integer(), nullable=False),
+    sa.Column('events', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scoring_runs'))
+    )
+    op.create_table('health_history',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('as_of', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('scorecard_id', sa.String(length=63), nullable=False),
+    sa.Column('scorecard_version', sa.Integer(), nullable=False),
+    sa.Column('scorecard_fingerprint', sa.String(length=16), nullable=False),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('tier', sa.String(length=32), nullable=True),
+    sa.Column('previous_score', sa.Float(), nullable=True),
+    sa.Column('previous_tier', sa.String(length=32), nullable=True),
+    sa.Column('cause', sa.String(length=16), nullable=False),
+    sa.Column('measures', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_health_history_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['run_id'], ['scoring_runs.id'], name=op.f('fk_health_history_run_id_scoring_runs')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_health_history'))
+    )
+    op.create_index(op.f('ix_health_history_account_id_as_of'), 'health_history', ['account_id', 'as_of'], unique=False)
+    op.create_index(op.f('ix_health_history_run_id'), 'health_history', ['run_id'], unique=False)
+
+    op.create_table('health_scores',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('scorecard_id', sa.String(length=63), nullable=False),
+    sa.Column('scorecard_version', sa.Integer(), nullable=False),
+    sa.Column('scorecard_fingerprint', sa.String(length=16), nullable=False),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('tier', sa.String(length=32), nullable=True),
+    sa.Column('measures', sa.JSON(), nullable=False),
+    sa.Column('as_of', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_health_scores_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['run_id'], ['scoring_runs.id'], name=op.f('fk_health_scores_run_id_scoring_runs')),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_health_scores'))
+    )
+    op.create_index(op.f('ix_health_scores_tier'), 'health_scores', ['tier'], unique=False)
+
+
+
+def downgrade() -> None:
+    op.drop_index(op.f('ix_health_scores_tier'), table_name='health_scores')
+
+    op.drop_table('health_scores')
+    op.drop_index(op.f('ix_health_history_run_id'), table_name='health_history')
+    op.drop_index(op.f('ix_health_history_account_id_as_of'), table_name='health_history')
+
+    op.drop_table('health_history')
+    op.drop_table('scoring_runs')
