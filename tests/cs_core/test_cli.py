@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cs_core import hookimpl, plugin_manager
+from cs_core import Store, hookimpl, plugin_manager
 from cs_core._cli import build_cli, main
 
 
@@ -43,10 +43,11 @@ def test_db_upgrade_current_downgrade(database: str, capsys: pytest.CaptureFixtu
     assert code == 0
     assert "up to date" in out
     code, out, _ = run(capsys, "db", "current", "--json")
+    head = Store.head_revision()
     assert json.loads(out) | {"database": "-"} == {
         "database": "-",
-        "current": "0001",
-        "head": "0001",
+        "current": head,
+        "head": head,
         "up_to_date": True,
     }
     code, out, _ = run(capsys, "db", "downgrade", "base")
@@ -166,3 +167,40 @@ def test_cs_plugins_lists_what_each_plugin_registers(capsys: pytest.CaptureFixtu
     core = next(row for row in json.loads(out) if row["name"] == "cs_core")
     assert core["hooks"] == ["cs_register_commands"]
     assert core["package"] == "cs-core"
+
+
+def test_score_and_explain(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--accounts", "15", "--as-of", "2026-10-31", "--json")
+    demo_scoring = json.loads(out)["scoring"]
+    assert (demo_scoring["accounts"], demo_scoring["changed"], demo_scoring["events"]) == (
+        15,
+        15,
+        15,
+    )
+    assert demo_scoring["as_of"] == "2026-10-31T00:00:00+00:00"
+    code, out, _ = run(capsys, "score", "--as-of", "2026-11-01", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["accounts"] == 15
+    assert report["as_of"] == "2026-11-01T00:00:00+00:00"
+    code, out, _ = run(capsys, "score", "--as-of", "2026-11-01")
+    assert code == 0
+    assert "Scored 15 accounts" in out
+    assert "0 changed, 0 health.changed events" in out
+    code, out, _ = run(capsys, "explain", "acct-0000003", "--as-of", "2026-11-01")
+    assert code == 0
+    assert out.startswith("Health ")
+    assert "as of 2026-11-01T00:00:00+00:00" in out
+    code, out, _ = run(capsys, "explain", "acct-0000003", "--as-of", "2026-11-01", "--json")
+    assert json.loads(out)["account"] == "demo:acct-0000003"
+
+
+def test_scoring_an_unmigrated_store_says_how_to_fix_it(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "score")
+    assert code == 1
+    assert "run `cs db upgrade`" in err
+    run(capsys, "db", "upgrade")
+    code, _, err = run(capsys, "explain", "nobody")
+    assert (code, err.strip()) == (1, "error: no account demo:nobody in the store")

@@ -27,10 +27,11 @@ from cs_core._errors import (
     InvalidRecordError,
     StoreNotReadyError,
 )
+from cs_core._health import HealthChange, HealthTrend, health_history, health_trend
 from cs_core._identity import account_ids
 from cs_core._markers import ENTRY_POINT_GROUP, RegisterCommand, hookimpl, hookspec
 from cs_core._metrics import BUILTIN_METRICS, Direction, MetricCatalogue, MetricDefinition
-from cs_core._outbox import DomainEvent, append_event, read_events
+from cs_core._outbox import DomainEvent, NewEvent, append_event, append_events, read_events
 from cs_core._plugins import HookSpecs, plugin_manager
 from cs_core._records import (
     AccountOwnedRecord,
@@ -58,6 +59,7 @@ from cs_core._scorecard import (
 )
 from cs_core._scorecard_rules import ScorecardRule, ScorecardRules, builtin_scorecards
 from cs_core._scoring import DimensionScore, HealthScore, Lever, MeasureScore, score_account
+from cs_core._scoring_run import RunSummary, score_all
 from cs_core._settings import Settings, default_database_path, resolve_database_url
 from cs_core._store import Store
 from cs_core._tables import (
@@ -66,8 +68,11 @@ from cs_core._tables import (
     Base,
     Contact,
     Contract,
+    HealthHistory,
+    HealthScoreRow,
     Opportunity,
     OutboxEvent,
+    ScoringRun,
     SurveyResponse,
     Ticket,
     UsageDaily,
@@ -109,7 +114,11 @@ __all__ = [
     "DomainEvent",
     "FeatureUsage",
     "FieldProblem",
+    "HealthChange",
+    "HealthHistory",
     "HealthScore",
+    "HealthScoreRow",
+    "HealthTrend",
     "HookSpecs",
     "InvalidRecordError",
     "Lever",
@@ -120,6 +129,7 @@ __all__ = [
     "MetricCatalogue",
     "MetricDefinition",
     "MissingPolicy",
+    "NewEvent",
     "Opportunity",
     "OpportunityOutcome",
     "OpportunityRecord",
@@ -130,9 +140,11 @@ __all__ = [
     "RegisterCommand",
     "RenewalTrack",
     "ResolutionMethod",
+    "RunSummary",
     "Scorecard",
     "ScorecardRule",
     "ScorecardRules",
+    "ScoringRun",
     "Segment",
     "Settings",
     "Store",
@@ -157,9 +169,12 @@ __all__ = [
     "__version__",
     "account_ids",
     "append_event",
+    "append_events",
     "builtin_scorecards",
     "default_database_path",
     "generate_demo",
+    "health_history",
+    "health_trend",
     "hookimpl",
     "hookspec",
     "load_demo",
@@ -171,6 +186,7 @@ __all__ = [
     "resolve_database_url",
     "resolve_pending_accounts",
     "score_account",
+    "score_all",
     "write_daily_usage",
     "write_records",
 ]

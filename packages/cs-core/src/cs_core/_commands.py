@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, time
 from importlib.metadata import version
 from typing import Any
 
@@ -13,10 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from cs_core._cli_context import CLIContext, emit_json
-from cs_core._commands_scoring import explain, score
+from cs_core._commands_scoring import explain, print_run, run_json, score
 from cs_core._demo import DemoOptions
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._markers import RegisterCommand, hookimpl
+from cs_core._scoring_run import RunSummary, score_all
+from cs_core._store import Store
 
 __all__ = ["cs_register_commands"]
 
@@ -108,14 +110,15 @@ def demo(
     history_days: int,
     as_json: bool,
 ) -> None:
-    """Create the store if needed and fill it with a realistic demo customer base."""
+    """Create the store if needed, fill it with a realistic demo customer base, and score it."""
     options = DemoOptions(accounts=accounts, seed=seed, history_days=history_days)
     if as_of is not None:
         options = replace(options, as_of=as_of.date())
     store = cli.store()
     store.upgrade()
     if as_json:
-        emit_json(_summary_json(load_demo(store, options)))
+        loaded = load_demo(store, options)
+        emit_json(_summary_json(loaded) | {"scoring": run_json(_score_demo(store, options))})
         return
     console = Console(stderr=True)
     with Progress(
@@ -131,6 +134,12 @@ def demo(
             store, options, on_progress=lambda done: progress.update(task, completed=done)
         )
     _print_summary(summary)
+    print_run(_score_demo(store, options))
+
+
+def _score_demo(store: Store, options: DemoOptions) -> RunSummary:
+    """Score the base as of the day its data runs up to."""
+    return score_all(store, as_of=datetime.combine(options.as_of, time(), UTC))
 
 
 def _summary_json(summary: DemoSummary) -> dict[str, object]:
@@ -147,10 +156,9 @@ def _summary_json(summary: DemoSummary) -> dict[str, object]:
 
 
 def _print_summary(summary: DemoSummary) -> None:
-    console = Console()
     options = summary.options
-    console.print(
-        f"Demo customer base written to [bold]{summary.database}[/bold] "
+    click.echo(
+        f"Demo customer base written to {summary.database} "
         f"(seed {options.seed}, {options.history_days} days up to {options.as_of.isoformat()}, "
         f"{summary.seconds:.1f}s)"
     )
@@ -163,7 +171,7 @@ def _print_summary(summary: DemoSummary) -> None:
     paths = Table("trajectory", "accounts", title="Trajectories")
     for trajectory, count in sorted(summary.trajectories.items()):
         paths.add_row(trajectory, f"{count:,}")
-    console.print(records, mix, paths)
+    Console().print(records, mix, paths)
 
 
 @click.command()

@@ -20,7 +20,7 @@ from cs_core._scoring import score_account
 from cs_core._scoring_run import RunSummary, score_all
 from cs_core._tables import Account
 
-__all__ = ["explain", "score"]
+__all__ = ["explain", "print_run", "run_json", "score"]
 
 pass_cli = click.make_pass_decorator(CLIContext)
 as_of_option = click.option(
@@ -45,7 +45,7 @@ def score(cli: CLIContext, as_of: datetime | None, as_json: bool) -> None:
     store.check_ready()
     if as_json:
         summary = score_all(store, as_of=_moment(as_of))
-        emit_json(_summary_json(summary))
+        emit_json(run_json(summary))
         return
     with store.transaction() as session:
         total = session.scalar(select(func.count()).select_from(Account)) or 0
@@ -63,19 +63,24 @@ def score(cli: CLIContext, as_of: datetime | None, as_json: bool) -> None:
             as_of=_moment(as_of),
             on_progress=lambda done: progress.update(task, completed=done),
         )
-    console = Console()
-    console.print(
+    print_run(summary)
+
+
+def print_run(summary: RunSummary) -> None:
+    """A scoring run's summary line and its tiers, for people."""
+    click.echo(
         f"Scored {summary.accounts:,} accounts as of {summary.as_of.isoformat()} in "
         f"{summary.seconds:.1f}s ({summary.accounts_per_second:,.0f}/s): "
         f"{summary.changed:,} changed, {summary.events:,} health.changed events"
     )
-    table = Table("tier", "accounts", title=f"Run {summary.run_id}")
+    table = Table("tier", "accounts", title=f"Health after run {summary.run_id}")
     for tier, count in sorted(summary.tiers.items(), key=lambda item: -item[1]):
         table.add_row(tier, f"{count:,}")
-    console.print(table)
+    Console().print(table)
 
 
-def _summary_json(summary: RunSummary) -> dict[str, object]:
+def run_json(summary: RunSummary) -> dict[str, object]:
+    """A scoring run's summary, for ``--json``."""
     return {
         "run_id": summary.run_id,
         "as_of": summary.as_of.isoformat(),
