@@ -172,11 +172,8 @@ def test_cs_plugins_lists_what_each_plugin_registers(capsys: pytest.CaptureFixtu
 def test_score_and_explain(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "demo", "--accounts", "15", "--as-of", "2026-10-31", "--json")
     demo_scoring = json.loads(out)["scoring"]
-    assert (demo_scoring["accounts"], demo_scoring["changed"], demo_scoring["events"]) == (
-        15,
-        15,
-        15,
-    )
+    assert (demo_scoring["accounts"], demo_scoring["changed"]) == (15, 15)
+    assert demo_scoring["events"] == 15 + demo_scoring["signals_opened"]
     assert demo_scoring["as_of"] == "2026-10-31T00:00:00+00:00"
     code, out, _ = run(capsys, "score", "--as-of", "2026-11-01", "--json")
     assert code == 0
@@ -186,7 +183,7 @@ def test_score_and_explain(database: str, capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = run(capsys, "score", "--as-of", "2026-11-01")
     assert code == 0
     assert "Scored 15 accounts" in out
-    assert "0 changed, 0 health.changed events" in out
+    assert "0 changed, 0 signals opened, 0 events" in out
     code, out, _ = run(capsys, "explain", "acct-0000003", "--as-of", "2026-11-01")
     assert code == 0
     assert out.startswith("Health ")

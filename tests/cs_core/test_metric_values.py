@@ -186,8 +186,11 @@ def metrics(store: Store) -> dict[str, float | None]:
         computed = compute_metrics(session, AccountRange(1, 2), AS_OF)
     assert computed[2] == {
         "champion_present": 0.0,
+        "champions_left": 0.0,
         "executive_sponsor_engaged": 0.0,
         "tickets_per_month": 0.0,
+        "tickets_last_30_days": 0.0,
+        "ticket_spike_ratio": None,
         "open_p1_p2_tickets": 0.0,
         "sla_breaches": 0.0,
         "days_to_renewal": None,
@@ -202,6 +205,7 @@ def test_usage_metrics(metrics: dict[str, float | None]) -> None:
     # 29 days with rows in the last 30: 28 days of 10 users and one of 16.
     assert metrics["dau_mau"] == pytest.approx((28 * 10 + 16) / 30 / 16)
     assert metrics["usage_trend"] == pytest.approx(29 * 100 / (30 * 80) - 1)
+    assert metrics["usage_change_90d"] is None  # nothing 61-90 days ago
     assert metrics["days_since_last_activity"] == 2
     # Two of the three features seen in the last 90 days were used in the last 30.
     assert metrics["feature_adoption"] == pytest.approx(2 / 3)
@@ -212,16 +216,20 @@ def test_support_metrics(metrics: dict[str, float | None]) -> None:
     assert metrics["tickets_per_month"] == pytest.approx(2 / 3)
     assert metrics["open_p1_p2_tickets"] == 1
     assert metrics["sla_breaches"] == 1
+    assert metrics["tickets_last_30_days"] == 1
+    assert metrics["ticket_spike_ratio"] == pytest.approx(1 / (1 / 3))  # t2, 40 days ago
 
 
 def test_survey_metrics(metrics: dict[str, float | None]) -> None:
     assert metrics["nps"] == pytest.approx(7.5)
+    assert metrics["latest_nps"] == 9
     assert metrics["csat"] == pytest.approx(8)
 
 
 def test_relationship_and_commercial_metrics(metrics: dict[str, float | None]) -> None:
     assert metrics["champion_present"] == 1
     assert metrics["executive_sponsor_engaged"] == 0
+    assert metrics["champions_left"] == 0
     assert metrics["days_to_renewal"] == 45
     assert metrics["months_since_last_expansion"] == pytest.approx(61 / 30.4375)
 

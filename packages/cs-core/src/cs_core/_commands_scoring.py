@@ -71,7 +71,8 @@ def print_run(summary: RunSummary) -> None:
     click.echo(
         f"Scored {summary.accounts:,} accounts as of {summary.as_of.isoformat()} in "
         f"{summary.seconds:.1f}s ({summary.accounts_per_second:,.0f}/s): "
-        f"{summary.changed:,} changed, {summary.events:,} health.changed events"
+        f"{summary.changed:,} changed, {summary.signals_opened:,} signals opened, "
+        f"{summary.events:,} events"
     )
     table = Table("tier", "accounts", title=f"Health after run {summary.run_id}")
     for tier, count in sorted(summary.tiers.items(), key=lambda item: -item[1]):
@@ -87,6 +88,7 @@ def run_json(summary: RunSummary) -> dict[str, object]:
         "accounts": summary.accounts,
         "changed": summary.changed,
         "events": summary.events,
+        "signals_opened": summary.signals_opened,
         "tiers": summary.tiers,
         "seconds": round(summary.seconds, 3),
         "accounts_per_second": round(summary.accounts_per_second, 1),

@@ -86,7 +86,10 @@ Provider = Callable[[Session, AccountRange, datetime], MetricValues]
 def _usage(session: Session, accounts: AccountRange, as_of: datetime) -> MetricValues:
     today = as_of.date()
     month_ago, two_months_ago = today - timedelta(days=30), today - timedelta(days=60)
+    three_months_ago = today - timedelta(days=90)
     recent = UsageDaily.day >= month_ago
+    previous = and_(UsageDaily.day >= two_months_ago, UsageDaily.day < month_ago)
+    earliest = UsageDaily.day < three_months_ago + timedelta(days=30)
     rows = session.execute(
         select(
             Account.id,
@@ -94,15 +97,16 @@ def _usage(session: Session, accounts: AccountRange, as_of: datetime) -> MetricV
             func.max(case((recent, UsageDaily.active_users))),
             func.sum(case((recent, UsageDaily.active_users), else_=0)),
             func.sum(case((recent, UsageDaily.events), else_=0)),
-            func.sum(case((recent, 0), else_=UsageDaily.events)),
-            func.count(UsageDaily.day),
+            func.sum(case((previous, UsageDaily.events), else_=0)),
+            func.sum(case((earliest, UsageDaily.events), else_=0)),
+            func.count(case((UsageDaily.day >= two_months_ago, UsageDaily.day))),
         )
         .select_from(Account)
         .outerjoin(
             UsageDaily,
             and_(
                 UsageDaily.account_id == Account.id,
-                UsageDaily.day >= two_months_ago,
+                UsageDaily.day >= three_months_ago,
                 UsageDaily.day < today,
             ),
         )
@@ -121,7 +125,7 @@ def _usage(session: Session, accounts: AccountRange, as_of: datetime) -> MetricV
         ).all()
     )
     values: MetricValues = {}
-    for account_id, seats, busiest, user_days, events, previous_events, days in rows:
+    for account_id, seats, busiest, user_days, events, previous_events, first_events, days in rows:
         since = _days_since(last_active, account_id, today)
         if not days:
             values[account_id] = {"days_since_last_activity": since}
@@ -131,6 +135,7 @@ def _usage(session: Session, accounts: AccountRange, as_of: datetime) -> MetricV
             "active_user_ratio": peak / seats if seats else None,
             "dau_mau": (user_days / 30) / peak if peak else 0.0,
             "usage_trend": events / previous_events - 1 if previous_events else None,
+            "usage_change_90d": events / first_events - 1 if first_events else None,
             "days_since_last_activity": since,
         }
     return values
@@ -198,6 +203,11 @@ def _tickets(session: Session, accounts: AccountRange, as_of: datetime) -> Metri
         *((Ticket.priority == p, hours[1] * 3600) for p, hours in SLA_HOURS.items())
     )
     recent = Ticket.opened_at > quarter_ago
+    last_month = Ticket.opened_at > as_of - timedelta(days=30)
+    months_before = and_(
+        Ticket.opened_at > as_of - timedelta(days=120),
+        Ticket.opened_at <= as_of - timedelta(days=30),
+    )
     urgent_open = and_(
         Ticket.priority.in_([TicketPriority.P1, TicketPriority.P2]),
         func.coalesce(case((Ticket.solved_at <= as_of, 1)), 0) == 0,
@@ -212,6 +222,8 @@ def _tickets(session: Session, accounts: AccountRange, as_of: datetime) -> Metri
             func.count(case((recent, Ticket.id))),
             func.count(case((urgent_open, Ticket.id))),
             func.count(case((breached, Ticket.id))),
+            func.count(case((last_month, Ticket.id))),
+            func.count(case((months_before, Ticket.id))),
         )
         .select_from(Account)
         .outerjoin(Ticket, and_(Ticket.account_id == Account.id, Ticket.opened_at <= as_of))
@@ -223,8 +235,10 @@ def _tickets(session: Session, accounts: AccountRange, as_of: datetime) -> Metri
             "tickets_per_month": recent_count / 3,
             "open_p1_p2_tickets": float(urgent),
             "sla_breaches": float(breaches),
+            "tickets_last_30_days": float(last_30),
+            "ticket_spike_ratio": last_30 / (before / 3) if before else None,
         }
-        for account_id, recent_count, urgent, breaches in rows
+        for account_id, recent_count, urgent, breaches, last_30, before in rows
     }
 
 
@@ -242,13 +256,27 @@ def _surveys(session: Session, accounts: AccountRange, as_of: datetime) -> Metri
         )
         .group_by(SurveyResponse.account_id)
     )
-    return {
+    latest = session.execute(
+        select(SurveyResponse.account_id, SurveyResponse.score)
+        .where(
+            accounts.covers(SurveyResponse.account_id),
+            SurveyResponse.survey == SurveyKind.NPS,
+            SurveyResponse.responded_at <= as_of,
+            SurveyResponse.responded_at > as_of - timedelta(days=90),
+        )
+        .order_by(SurveyResponse.account_id, SurveyResponse.responded_at, SurveyResponse.id)
+    )
+    latest_nps = {account_id: float(score) for account_id, score in latest if account_id}
+    values: MetricValues = {
         account_id: {
             "nps": None if nps is None else float(nps),
             "csat": None if csat is None else float(csat),
         }
         for account_id, nps, csat in rows
     }
+    for account_id, score in latest_nps.items():
+        values.setdefault(account_id, {})["latest_nps"] = score
+    return values
 
 
 def _relationships(session: Session, accounts: AccountRange, as_of: datetime) -> MetricValues:
@@ -264,6 +292,14 @@ def _relationships(session: Session, accounts: AccountRange, as_of: datetime) ->
             Account.id,
             func.count(case((and_(active, Contact.is_champion), Contact.id))),
             func.count(case((engaged, Contact.id))),
+            func.count(
+                case(
+                    (
+                        and_(Contact.is_champion, Contact.status == ContactStatus.LEFT_COMPANY),
+                        Contact.id,
+                    )
+                )
+            ),
         )
         .select_from(Account)
         .outerjoin(Contact, Contact.account_id == Account.id)
@@ -274,8 +310,9 @@ def _relationships(session: Session, accounts: AccountRange, as_of: datetime) ->
         account_id: {
             "champion_present": 1.0 if champions else 0.0,
             "executive_sponsor_engaged": 1.0 if sponsors else 0.0,
+            "champions_left": float(left),
         }
-        for account_id, champions, sponsors in rows
+        for account_id, champions, sponsors, left in rows
     }
 
 

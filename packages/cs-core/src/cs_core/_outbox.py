@@ -71,7 +71,7 @@ def append_event(
 def append_events(
     session: Session, events: Sequence[NewEvent], *, now: datetime | None = None
 ) -> list[int]:
-    """Append ``events`` in order, in one statement per page, and return their ids."""
+    """Append ``events`` in order, one statement per page of rows; return their ids, ascending."""
     for event in events:
         if not _EVENT_TYPE.match(event.type):
             raise CSError(
@@ -96,10 +96,10 @@ def append_events(
         }
         for event in events
     ]
-    inserted = session.execute(
-        insert(OutboxEvent).returning(OutboxEvent.id, sort_by_parameter_order=True), rows
-    )
-    return list(inserted.scalars())
+    # Ids are assigned in the order of the rows; asking the driver to prove it per row would
+    # make SQLite insert one row per statement.
+    inserted = session.execute(insert(OutboxEvent).returning(OutboxEvent.id), rows)
+    return sorted(inserted.scalars())
 
 
 def read_events(

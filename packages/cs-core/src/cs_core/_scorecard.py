@@ -282,7 +282,7 @@ class Scorecard(_Model):
         """The metrics this scorecard reads."""
         return frozenset(measure.metric for measure in self.measures)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """A digest of the definition: two scorecards with the same one score identically."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)

@@ -26,13 +26,16 @@ from cs_core._outbox import NewEvent, append_events
 from cs_core._scorecard import Scorecard
 from cs_core._scorecard_rules import ScorecardRules, builtin_scorecards
 from cs_core._scoring import HealthScore, score_account
+from cs_core._signals import FiredSignal, SignalThresholds, detect_signals
 from cs_core._sql import bulk_upsert
 from cs_core._store import Store
-from cs_core._tables import Account, HealthHistory, HealthScoreRow, ScoringRun
+from cs_core._tables import Account, HealthHistory, HealthScoreRow, ScoringRun, Signal
 
 __all__ = ["RunSummary", "score_all"]
 
 HEALTH_CHANGED = "health.changed"
+SIGNAL_FIRED = "signal.fired"
+SIGNAL_RESOLVED = "signal.resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class RunSummary:
     events: int
     tiers: dict[str, int] = field(default_factory=dict)
     """Accounts per tier after the run (``none``: no data to score)."""
+    signals_opened: int = 0
     seconds: float = 0.0
 
     @property
@@ -59,10 +63,15 @@ def score_all(
     as_of: datetime | None = None,
     scorecards: Mapping[str, Scorecard] | None = None,
     rules: ScorecardRules | None = None,
+    thresholds: SignalThresholds | None = None,
     chunk_size: int = 5000,
     on_progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
-    """Score every account as of ``as_of`` (default: now) and record what changed."""
+    """Score every account as of ``as_of`` (default: now) and record what changed.
+
+    Also opens, refreshes and resolves the accounts' predictive signals (see
+    :class:`SignalThresholds`), in the same transaction as their scores.
+    """
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
     cards = dict(scorecards) if scorecards is not None else builtin_scorecards()
     chosen = rules or ScorecardRules.default()
@@ -90,16 +99,23 @@ def score_all(
         ).scalar_one()
         low, high = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
 
-    accounts = changed = events = 0
+    accounts = changed = events = signals = 0
     tiers: Counter[str] = Counter()
     for first in range(low or 0, (high or -1) + 1, chunk_size):
         with store.transaction() as session:
             chunk = _score_chunk(
-                session, AccountRange(first, first + chunk_size - 1), moment, cards, chosen, run_id
+                session,
+                AccountRange(first, first + chunk_size - 1),
+                moment,
+                cards,
+                chosen,
+                thresholds or SignalThresholds(),
+                run_id,
             )
         accounts += chunk.accounts
         changed += chunk.changed
         events += chunk.events
+        signals += chunk.signals_opened
         tiers.update(chunk.tiers)
         if on_progress is not None:
             on_progress(accounts)
@@ -119,6 +135,7 @@ def score_all(
         changed=changed,
         events=events,
         tiers=dict(tiers),
+        signals_opened=signals,
         seconds=time.perf_counter() - started,
     )
 
@@ -129,9 +146,15 @@ def _score_chunk(
     as_of: datetime,
     scorecards: Mapping[str, Scorecard],
     rules: ScorecardRules,
+    thresholds: SignalThresholds,
     run_id: int,
 ) -> RunSummary:
     metrics = compute_metrics(session, accounts, as_of)
+    open_signals: dict[int, dict[str, Signal]] = {}
+    for signal in session.scalars(
+        select(Signal).where(accounts.covers(Signal.account_id), Signal.resolved_at.is_(None))
+    ):
+        open_signals.setdefault(signal.account_id, {})[signal.kind] = signal
     previous = {
         row.account_id: row
         for row in session.scalars(
@@ -142,7 +165,7 @@ def _score_chunk(
     history: list[dict[str, Any]] = []
     events: list[NewEvent] = []
     tiers: Counter[str] = Counter()
-    scored = 0
+    scored = signals_opened = 0
     for account_id, segment, stage in session.execute(
         select(Account.id, Account.segment, Account.lifecycle_stage)
         .where(accounts.covers(Account.id))
@@ -155,6 +178,15 @@ def _score_chunk(
         before = previous.get(account_id)
         if before is not None and before.as_of > as_of:
             continue  # a newer score exists: scoring the past adds nothing to the present
+        opened, signal_events = _update_signals(
+            session,
+            account_id,
+            detect_signals(metrics.get(account_id, {}), health.tier, thresholds),
+            open_signals.get(account_id, {}),
+            as_of,
+        )
+        signals_opened += opened
+        events.extend(signal_events)
         fingerprint = card.fingerprint
         points = _measures(health)
         if before is not None and (
@@ -203,7 +235,61 @@ def _score_chunk(
         changed=len(current),
         events=len(events),
         tiers=dict(tiers),
+        signals_opened=signals_opened,
     )
+
+
+def _update_signals(
+    session: Session,
+    account_id: int,
+    fired: list[FiredSignal],
+    open_now: Mapping[str, Signal],
+    as_of: datetime,
+) -> tuple[int, list[NewEvent]]:
+    """Open new signals, refresh those still firing, resolve those that stopped."""
+    events: list[NewEvent] = []
+    opened = 0
+    for signal in fired:
+        existing = open_now.get(signal.kind)
+        if existing is not None:
+            existing.severity, existing.evidence = signal.severity.value, signal.evidence
+            existing.last_seen_at = as_of
+            continue
+        row = Signal(
+            account_id=account_id,
+            kind=signal.kind,
+            severity=signal.severity.value,
+            evidence=signal.evidence,
+            first_seen_at=as_of,
+            last_seen_at=as_of,
+        )
+        session.add(row)
+        opened += 1
+        events.append(
+            NewEvent(
+                SIGNAL_FIRED,
+                {
+                    "account_id": account_id,
+                    "signal": signal.kind,
+                    "severity": signal.severity.value,
+                    "evidence": signal.evidence,
+                    "as_of": as_of.isoformat(),
+                },
+                account_id,
+            )
+        )
+    still = {signal.kind for signal in fired}
+    for kind, existing in open_now.items():
+        if kind not in still:
+            existing.resolved_at = as_of
+            events.append(
+                NewEvent(
+                    SIGNAL_RESOLVED,
+                    {"account_id": account_id, "signal": kind, "as_of": as_of.isoformat()},
+                    account_id,
+                )
+            )
+    return opened, events
 
 
 def _measures(health: HealthScore) -> dict[str, list[float | None]]:

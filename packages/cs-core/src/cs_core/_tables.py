@@ -51,10 +51,12 @@ __all__ = [
     "Contact",
     "Contract",
     "HealthHistory",
+    "HealthOverride",
     "HealthScoreRow",
     "Opportunity",
     "OutboxEvent",
     "ScoringRun",
+    "Signal",
     "SurveyResponse",
     "Ticket",
     "UsageDaily",
@@ -372,3 +374,43 @@ class HealthHistory(Base):
     cause: Mapped[str] = mapped_column(String(16))
     """``first``, ``customer`` (the data moved) or ``scorecard`` (the model changed)."""
     measures: Mapped[dict[str, Any]]
+
+
+class HealthOverride(Base):
+    """A person's judgement replacing the computed score: who, why, and until when."""
+
+    __tablename__ = "health_overrides"
+    __table_args__ = (
+        Index(None, "account_id", "created_at"),
+        CheckConstraint("score >= 0 AND score <= 100", name="score_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    scorecard_id: Mapped[str] = mapped_column(String(63))
+    """The scorecard of the computed score it overrode: override rates are per scorecard."""
+    computed_score: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(2000))
+    author: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    cleared_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class Signal(Base):
+    """A predictive signal about an account: what fired, how badly, the numbers, and when."""
+
+    __tablename__ = "signals"
+    __table_args__ = (Index(None, "account_id", "kind", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(63))
+    severity: Mapped[str] = mapped_column(String(16))
+    evidence: Mapped[dict[str, Any]]
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -1,4 +1,4 @@
-"""Health scores: the latest per account, their append-only history, and scoring runs.
+"""Health: latest scores, their append-only history, scoring runs, overrides and signals.
 
 Revision ID: 0002
 Revises: 0001
@@ -50,6 +50,25 @@ def upgrade() -> None:
     op.create_index(op.f('ix_health_history_account_id_as_of'), 'health_history', ['account_id', 'as_of'], unique=False)
     op.create_index(op.f('ix_health_history_run_id'), 'health_history', ['run_id'], unique=False)
 
+    op.create_table('health_overrides',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('scorecard_id', sa.String(length=63), nullable=False),
+    sa.Column('computed_score', sa.Float(), nullable=True),
+    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('tier', sa.String(length=32), nullable=False),
+    sa.Column('reason', sa.String(length=2000), nullable=False),
+    sa.Column('author', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cleared_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cleared_by', sa.String(length=255), nullable=True),
+    sa.CheckConstraint('score >= 0 AND score <= 100', name=op.f('ck_health_overrides_score_in_range')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_health_overrides_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_health_overrides'))
+    )
+    op.create_index(op.f('ix_health_overrides_account_id_created_at'), 'health_overrides', ['account_id', 'created_at'], unique=False)
+
     op.create_table('health_scores',
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('scorecard_id', sa.String(length=63), nullable=False),
@@ -66,12 +85,34 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_health_scores_tier'), 'health_scores', ['tier'], unique=False)
 
+    op.create_table('signals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=63), nullable=False),
+    sa.Column('severity', sa.String(length=16), nullable=False),
+    sa.Column('evidence', sa.JSON(), nullable=False),
+    sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_signals_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_signals'))
+    )
+    op.create_index(op.f('ix_signals_account_id_kind_resolved_at'), 'signals', ['account_id', 'kind', 'resolved_at'], unique=False)
+    op.create_index(op.f('ix_signals_resolved_at'), 'signals', ['resolved_at'], unique=False)
+
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_signals_resolved_at'), table_name='signals')
+    op.drop_index(op.f('ix_signals_account_id_kind_resolved_at'), table_name='signals')
+
+    op.drop_table('signals')
     op.drop_index(op.f('ix_health_scores_tier'), table_name='health_scores')
 
     op.drop_table('health_scores')
+    op.drop_index(op.f('ix_health_overrides_account_id_created_at'), table_name='health_overrides')
+
+    op.drop_table('health_overrides')
     op.drop_index(op.f('ix_health_history_run_id'), table_name='health_history')
     op.drop_index(op.f('ix_health_history_account_id_as_of'), table_name='health_history')
 
