@@ -201,3 +201,19 @@ def test_scoring_an_unmigrated_store_says_how_to_fix_it(
     run(capsys, "db", "upgrade")
     code, _, err = run(capsys, "explain", "nobody")
     assert (code, err.strip()) == (1, "error: no account demo:nobody in the store")
+
+
+def test_overrides_from_the_command_line(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo", "--accounts", "5", "--json")
+    code, out, _ = run(
+        capsys, "override", "set", "acct-0000002", "--score", "88", "--reason", "Renewed",
+        "--by", "ann", "--until", "2099-01-01",
+    )  # fmt: skip
+    assert code == 0
+    assert out.startswith("demo:acct-0000002 now counts as 88 (Green) instead of ")
+    assert out.strip().endswith("until 2099-01-01")
+    code, out, _ = run(capsys, "override", "rates", "--json")
+    assert json.loads(out) == [{"scorecard": "sop", "accounts": 5, "overridden": 1, "rate": 0.2}]
+    assert run(capsys, "override", "clear", "acct-0000002", "--by", "ann")[0] == 0
+    code, _, err = run(capsys, "override", "clear", "acct-0000002", "--by", "ann")
+    assert (code, err.strip()) == (1, "error: demo:acct-0000002 has no override in force")

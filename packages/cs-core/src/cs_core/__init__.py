@@ -32,6 +32,14 @@ from cs_core._identity import account_ids
 from cs_core._markers import ENTRY_POINT_GROUP, RegisterCommand, hookimpl, hookspec
 from cs_core._metrics import BUILTIN_METRICS, Direction, MetricCatalogue, MetricDefinition
 from cs_core._outbox import DomainEvent, NewEvent, append_event, append_events, read_events
+from cs_core._overrides import (
+    EffectiveHealth,
+    OverrideRate,
+    clear_override,
+    effective_health,
+    override_health,
+    override_rates,
+)
 from cs_core._plugins import HookSpecs, plugin_manager
 from cs_core._records import (
     AccountOwnedRecord,
@@ -61,6 +69,7 @@ from cs_core._scorecard_rules import ScorecardRule, ScorecardRules, builtin_scor
 from cs_core._scoring import DimensionScore, HealthScore, Lever, MeasureScore, score_account
 from cs_core._scoring_run import RunSummary, score_all
 from cs_core._settings import Settings, default_database_path, resolve_database_url
+from cs_core._signals import FiredSignal, Severity, SignalThresholds, detect_signals
 from cs_core._store import Store
 from cs_core._tables import (
     Account,
@@ -69,10 +78,12 @@ from cs_core._tables import (
     Contact,
     Contract,
     HealthHistory,
+    HealthOverride,
     HealthScoreRow,
     Opportunity,
     OutboxEvent,
     ScoringRun,
+    Signal,
     SurveyResponse,
     Ticket,
     UsageDaily,
@@ -112,10 +123,13 @@ __all__ = [
     "DimensionScore",
     "Direction",
     "DomainEvent",
+    "EffectiveHealth",
     "FeatureUsage",
     "FieldProblem",
+    "FiredSignal",
     "HealthChange",
     "HealthHistory",
+    "HealthOverride",
     "HealthScore",
     "HealthScoreRow",
     "HealthTrend",
@@ -135,6 +149,7 @@ __all__ = [
     "OpportunityRecord",
     "OpportunityType",
     "OutboxEvent",
+    "OverrideRate",
     "ProductLine",
     "Record",
     "RegisterCommand",
@@ -147,6 +162,9 @@ __all__ = [
     "ScoringRun",
     "Segment",
     "Settings",
+    "Severity",
+    "Signal",
+    "SignalThresholds",
     "Store",
     "StoreNotReadyError",
     "SurveyKind",
@@ -171,7 +189,10 @@ __all__ = [
     "append_event",
     "append_events",
     "builtin_scorecards",
+    "clear_override",
     "default_database_path",
+    "detect_signals",
+    "effective_health",
     "generate_demo",
     "health_history",
     "health_trend",
@@ -179,6 +200,8 @@ __all__ = [
     "hookspec",
     "load_demo",
     "load_scorecard",
+    "override_health",
+    "override_rates",
     "parse_records",
     "plugin_manager",
     "read_events",

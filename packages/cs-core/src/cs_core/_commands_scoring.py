@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from cs_core._cli_context import CLIContext, emit_json
 from cs_core._errors import CSError
@@ -20,7 +21,7 @@ from cs_core._scoring import score_account
 from cs_core._scoring_run import RunSummary, score_all
 from cs_core._tables import Account
 
-__all__ = ["explain", "print_run", "run_json", "score"]
+__all__ = ["explain", "find_account", "print_run", "run_json", "score"]
 
 pass_cli = click.make_pass_decorator(CLIContext)
 as_of_option = click.option(
@@ -29,6 +30,15 @@ as_of_option = click.option(
     default=None,
     help="Score as of this UTC day or time, from the data stored up to it  [default: now]",
 )
+
+
+def find_account(session: Session, source: str, external_id: str) -> int:
+    """The store's id of the account ``source:external_id``, or a clear error."""
+    ref = AccountRef(source=source, external_id=external_id)
+    found = account_ids(session, [ref]).get(ref)
+    if found is None:
+        raise CSError(f"no account {source}:{external_id} in the store")
+    return found
 
 
 def _moment(as_of: datetime | None) -> datetime:
@@ -109,10 +119,8 @@ def explain(
     store.check_ready()
     moment = _moment(as_of)
     with store.transaction() as session:
+        found = find_account(session, source, external_id)
         ref = AccountRef(source=source, external_id=external_id)
-        found = account_ids(session, [ref]).get(ref)
-        if found is None:
-            raise CSError(f"no account {source}:{external_id} in the store")
         segment, stage = session.execute(
             select(Account.segment, Account.lifecycle_stage).where(Account.id == found)
         ).one()
