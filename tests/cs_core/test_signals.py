@@ -60,7 +60,7 @@ def test_a_healthy_account_fires_nothing() -> None:
         ({"months_since_last_expansion": 12.5}, "no_expansion"),
     ],
 )
-def test_each_signal_fires_past_its_threshold(change: dict[str, float], kind: str) -> None:
+def test_each_signal_fires_past_its_threshold(change: dict[str, float | None], kind: str) -> None:
     assert kinds(QUIET | change) == {kind}
 
 
@@ -77,7 +77,7 @@ def test_each_signal_fires_past_its_threshold(change: dict[str, float], kind: st
         {"months_since_last_expansion": 12},
     ],
 )
-def test_nothing_fires_at_the_threshold_itself(change: dict[str, float]) -> None:
+def test_nothing_fires_at_the_threshold_itself(change: dict[str, float | None]) -> None:
     assert kinds(QUIET | change) == set()
 
 
