@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -217,3 +218,23 @@ def test_overrides_from_the_command_line(database: str, capsys: pytest.CaptureFi
     assert run(capsys, "override", "clear", "acct-0000002", "--by", "ann")[0] == 0
     code, _, err = run(capsys, "override", "clear", "acct-0000002", "--by", "ann")
     assert (code, err.strip()) == (1, "error: demo:acct-0000002 has no override in force")
+
+
+def test_backtest_from_the_command_line(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo", "--accounts", "120", "--json")
+    observed = (datetime.now(UTC).date() - timedelta(days=60)).isoformat()
+    code, out, _ = run(capsys, "backtest", "--horizon", "60d", "--at", observed, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["observation_dates"] == [observed]
+    assert report["churned"] > 0
+    assert report["auc"] > 0.6
+    assert [tier["tier"] for tier in report["tiers"]] == ["Green", "Yellow", "Red"]
+    code, out, _ = run(capsys, "backtest", "--horizon", "60d", "--at", observed)
+    assert code == 0
+    assert "ROC AUC" in out
+    code, _, err = run(capsys, "backtest", "--horizon", "soon")
+    assert (code, err.strip()) == (1, "error: horizon 'soon' is not a number of days such as 90d")
+    code, _, err = run(capsys, "backtest", "--scorecard", "nope")
+    assert code == 1
+    assert err.startswith("error: no scorecard 'nope'; known: ")

@@ -58,8 +58,19 @@ def test_the_base_looks_like_a_real_one() -> None:
     assert len(accounts) == 200
     assert {a.segment.value for a in accounts} == {"enterprise", "mid_market", "smb", "plg"}
     assert sum(a.parent_external_id is not None for a in accounts) == 20
-    renewals = [a.renewal_date for a in accounts]
-    assert all(r is not None and AS_OF < r <= AS_OF + timedelta(days=365) for r in renewals)
+    churned = [a for a in accounts if a.lifecycle_stage.value == "churned"]
+    assert churned, "some churning accounts have already gone"
+    for account in accounts:
+        renewal = account.renewal_date
+        assert renewal is not None
+        if account in churned:
+            assert AS_OF - timedelta(days=80) <= renewal < AS_OF
+        else:
+            assert AS_OF < renewal <= AS_OF + timedelta(days=365)
+    contracts_by_account = {
+        r.account_external_id: r for r in records if isinstance(r, ContractRecord)
+    }
+    assert {contracts_by_account[a.external_id].status.value for a in churned} == {"expired"}
     contacts = [r for r in records if isinstance(r, ContactRecord)]
     assert sum(c.is_champion for c in contacts) == 200
     assert any(c.is_executive_sponsor for c in contacts)

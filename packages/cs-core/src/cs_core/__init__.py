@@ -2,6 +2,7 @@
 
 from importlib.metadata import version as _version
 
+from cs_core._backtest import BacktestReport, TierOutcome, backtest, churn_dates, roc_auc
 from cs_core._demo import DemoChunk, DemoOptions, Trajectory, generate_demo
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._enums import (
@@ -104,6 +105,7 @@ __all__ = [
     "AccountOwnedRecord",
     "AccountRecord",
     "AccountRef",
+    "BacktestReport",
     "Band",
     "Bands",
     "Base",
@@ -177,6 +179,7 @@ __all__ = [
     "TicketSatisfaction",
     "TicketStatus",
     "Tier",
+    "TierOutcome",
     "Trajectory",
     "UsageDaily",
     "UsageEvent",
@@ -188,7 +191,9 @@ __all__ = [
     "account_ids",
     "append_event",
     "append_events",
+    "backtest",
     "builtin_scorecards",
+    "churn_dates",
     "clear_override",
     "default_database_path",
     "detect_signals",
@@ -208,6 +213,7 @@ __all__ = [
     "refresh_usage_rollups",
     "resolve_database_url",
     "resolve_pending_accounts",
+    "roc_auc",
     "score_account",
     "score_all",
     "write_daily_usage",

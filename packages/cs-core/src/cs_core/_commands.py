@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from cs_core._cli_context import CLIContext, emit_json
+from cs_core._commands_backtest import backtest_command
 from cs_core._commands_overrides import override
 from cs_core._commands_scoring import explain, print_run, run_json, score
 from cs_core._demo import DemoOptions
@@ -29,13 +30,14 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 @hookimpl
 def cs_register_commands(register: RegisterCommand) -> None:
-    """Register cs-core's commands: db, demo, plugins, score, explain and override."""
+    """Register cs-core's commands: db, demo, plugins, score, explain, override, backtest."""
     register(db)
     register(demo)
     register(plugins)
     register(score)
     register(explain)
     register(override)
+    register(backtest_command)
 
 
 @click.group()

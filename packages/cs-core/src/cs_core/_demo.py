@@ -168,8 +168,12 @@ class _Account:
         self.arr = Decimal(self.seats * rng.randint(*ARR_PER_SEAT[self.segment]))
         term_years = rng.choice((1, 1, 2, 3)) if self.segment is Segment.ENTERPRISE else 1
         as_of = options.as_of
-        # Renewals spread over the coming year; tenure from a few days to four years.
-        self.contract_end = as_of + timedelta(days=rng.randint(1, 365))
+        # Renewals spread over the coming year; tenure from a few days to four years. Half the
+        # churning accounts have already gone: their contract expired, unrenewed, lately.
+        self.churned = self.trajectory is Trajectory.CHURNING and rng.random() < 0.5
+        self.contract_end = as_of + timedelta(
+            days=-rng.randint(5, 80) if self.churned else rng.randint(1, 365)
+        )
         self.contract_start = self.contract_end - timedelta(days=365 * term_years)
         self.customer_since = min(self.contract_start, as_of - timedelta(days=rng.randint(3, 1460)))
         self.start_adoption = rng.uniform(*_ADOPTION[self.trajectory][0])
@@ -199,7 +203,7 @@ class _Account:
 
     def lifecycle_stage(self) -> LifecycleStage:
         tenure = (self.options.as_of - self.customer_since).days
-        if self.trajectory is Trajectory.CHURNING and self.rng.random() < 0.2:
+        if self.churned:
             return LifecycleStage.CHURNED
         if tenure < ONBOARDING_DAYS[self.segment]:
             return LifecycleStage.ONBOARDING
@@ -284,7 +288,7 @@ class _Account:
             start_date=self.contract_start,
             end_date=self.contract_end,
             arr=self.arr,
-            status=ContractStatus.ACTIVE,
+            status=ContractStatus.EXPIRED if self.churned else ContractStatus.ACTIVE,
             auto_renew=track is RenewalTrack.AUTO,
             renewal_track=track,
             products=tuple(products),
@@ -311,8 +315,9 @@ class _Account:
             name=f"{self.name}: renewal {self.contract_end.year}",
             type=OpportunityType.RENEWAL,
             amount=self.arr,
-            stage="Forecast" if (self.contract_end - self.options.as_of).days > 90 else "Proposal",
+            stage=self._renewal_stage(),
             close_date=self.contract_end,
+            outcome=OpportunityOutcome.LOST if self.churned else OpportunityOutcome.OPEN,
         )
         if self.trajectory is Trajectory.THRIVING and rng.random() < 0.6:
             won = rng.random() < 0.5
@@ -328,6 +333,11 @@ class _Account:
                 + timedelta(days=-rng.randint(10, 200) if won else rng.randint(15, 120)),
                 outcome=OpportunityOutcome.WON if won else OpportunityOutcome.OPEN,
             )
+
+    def _renewal_stage(self) -> str:
+        if self.churned:
+            return "Closed Lost"
+        return "Forecast" if (self.contract_end - self.options.as_of).days > 90 else "Proposal"
 
     def tickets(self) -> Iterator[TicketRecord]:
         rng = self.rng

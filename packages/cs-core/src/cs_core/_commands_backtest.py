@@ -1,0 +1,105 @@
+"""``cs backtest``: would a scorecard have seen the churn coming?"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from cs_core._backtest import BacktestReport, backtest
+from cs_core._cli_context import CLIContext, emit_json
+from cs_core._errors import CSError
+from cs_core._scorecard_rules import builtin_scorecards
+
+__all__ = ["backtest_command"]
+
+pass_cli = click.make_pass_decorator(CLIContext)
+
+
+def _horizon_days(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*d?\s*", text)
+    if match is None:
+        raise CSError(f"horizon {text!r} is not a number of days such as 90d")
+    return int(match[1])
+
+
+@click.command("backtest")
+@click.option("--scorecard", "scorecard_id", default="sop", show_default=True)
+@click.option("--horizon", default="90d", show_default=True, help="Days after each observation.")
+@click.option(
+    "--at",
+    "observed",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    multiple=True,
+    help="An observation day (repeatable)  [default: three days 30 days apart, horizons passed]",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@pass_cli
+def backtest_command(
+    cli: CLIContext,
+    scorecard_id: str,
+    horizon: str,
+    observed: tuple[datetime, ...],
+    as_json: bool,
+) -> None:
+    """Score accounts at past days and measure how well the scores predicted churn."""
+    cards = builtin_scorecards()
+    if scorecard_id not in cards:
+        raise CSError(f"no scorecard {scorecard_id!r}; known: {', '.join(sorted(cards))}")
+    store = cli.store()
+    store.check_ready()
+    report = backtest(
+        store,
+        cards[scorecard_id],
+        horizon_days=_horizon_days(horizon),
+        observation_dates=[moment.date() for moment in observed] or None,
+    )
+    if as_json:
+        emit_json(_report_json(report))
+        return
+    _print_report(report)
+
+
+def _report_json(report: BacktestReport) -> dict[str, object]:
+    return {
+        "scorecard": report.scorecard_id,
+        "horizon_days": report.horizon_days,
+        "observation_dates": [day.isoformat() for day in report.observation_dates],
+        "observations": report.observations,
+        "churned": report.churned,
+        "churn_rate": round(report.churn_rate, 4),
+        "auc": None if report.auc is None else round(report.auc, 4),
+        "lift": None if report.lift is None else round(report.lift, 2),
+        "tiers": [
+            {
+                "tier": outcome.tier,
+                "observations": outcome.observations,
+                "churned": outcome.churned,
+                "churn_rate": round(outcome.churn_rate, 4),
+            }
+            for outcome in report.tiers
+        ],
+    }
+
+
+def _print_report(report: BacktestReport) -> None:
+    auc = "n/a (needs churners and non-churners)" if report.auc is None else f"{report.auc:.3f}"
+    lift = "n/a" if report.lift is None else f"{report.lift:.2f}x"
+    click.echo(
+        f"Scorecard {report.scorecard_id}, {report.horizon_days}-day horizon, observed on "
+        f"{', '.join(day.isoformat() for day in report.observation_dates)}: "
+        f"{report.observations:,} observations, {report.churned:,} churned "
+        f"({report.churn_rate:.1%}); ROC AUC {auc}; lift of the worst tier {lift}"
+    )
+    table = Table("tier", "observations", "churned", "churn rate")
+    for outcome in report.tiers:
+        table.add_row(
+            outcome.tier,
+            f"{outcome.observations:,}",
+            f"{outcome.churned:,}",
+            f"{outcome.churn_rate:.1%}",
+        )
+    Console().print(table)
