@@ -14,6 +14,7 @@ from cs_core import (
     ContractRecord,
     CSError,
     DailyUsage,
+    Record,
     Store,
     backtest,
     builtin_scorecards,
@@ -29,8 +30,8 @@ SOP = builtin_scorecards()["sop"]
 def fill(store: Store, churns: list[bool], adoption: list[float]) -> None:
     """Accounts with 20 seats, ``adoption`` of them active daily before the observation date;
     those that churn see their contract expire 30 days after it, unrenewed."""
-    records = []
-    usage = []
+    records: list[Record] = []
+    usage: list[DailyUsage] = []
     for index, (churned, share) in enumerate(zip(churns, adoption, strict=True)):
         external_id = f"A{index}"
         records.append(
