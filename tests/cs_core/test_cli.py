@@ -183,7 +183,7 @@ def test_score_and_explain(database: str, capsys: pytest.CaptureFixture[str]) ->
     assert report["as_of"] == "2026-11-01T00:00:00+00:00"
     code, out, _ = run(capsys, "score", "--as-of", "2026-11-01")
     assert code == 0
-    assert "Scored 15 accounts" in out
+    assert "Scored 15 accounts (full run)" in out
     assert "0 changed, 0 signals opened, 0 events" in out
     code, out, _ = run(capsys, "explain", "acct-0000003", "--as-of", "2026-11-01")
     assert code == 0

@@ -20,6 +20,7 @@ from cs_core import (
     ScorecardRule,
     ScorecardRules,
     Store,
+    TicketRecord,
     builtin_scorecards,
     generate_demo,
     health_history,
@@ -165,3 +166,46 @@ def test_runs_refuse_bad_configuration(store: Store) -> None:
 def test_an_empty_store_scores_nothing(store: Store) -> None:
     summary = score_all(store, as_of=AS_OF)
     assert (summary.accounts, summary.changed, summary.events) == (0, 0, 0)
+
+
+def test_an_incremental_run_scores_only_what_changed_and_ends_like_a_full_run(
+    demo_store: Store,
+) -> None:
+    score_all(demo_store, as_of=AS_OF)
+    assert score_all(demo_store, as_of=AS_OF, incremental=True).accounts == 0
+    # New tickets for two accounts, and a lost champion for a third.
+    demo_store.write(
+        [
+            TicketRecord(source="demo", external_id=f"new-{n}", account_external_id=external_id,
+                         priority="p1", status="open", opened_at=AS_OF - timedelta(hours=n + 1))
+            for n, external_id in enumerate(["acct-0000004", "acct-0000004", "acct-0000007"] * 4)
+        ]
+        + [
+            ContactRecord(source="demo", external_id="acct-0000009-c0",
+                          account_external_id="acct-0000009", email="gone@x.example.com",
+                          is_champion=True, status="left_company"),
+        ]
+    )  # fmt: skip
+    incremental = score_all(demo_store, as_of=AS_OF, incremental=True)
+    assert (incremental.kind, incremental.accounts) == ("incremental", 3)
+    after_incremental = snapshot(demo_store)
+    full = score_all(demo_store, as_of=AS_OF)
+    assert (full.kind, full.changed) == ("full", 0)
+    assert snapshot(demo_store) == after_incremental
+    assert score_all(demo_store, as_of=AS_OF, incremental=True).accounts == 0
+
+
+def test_a_changed_scorecard_makes_an_incremental_run_full(demo_store: Store) -> None:
+    score_all(demo_store, as_of=AS_OF)
+    cards = builtin_scorecards()
+    cards["sop"] = cards["sop"].model_copy(update={"version": 2, "name": "SOP, revised"})
+    summary = score_all(demo_store, as_of=AS_OF, scorecards=cards, incremental=True)
+    assert summary.kind == "full"
+    assert summary.accounts == 60
+
+
+def snapshot(store: Store) -> dict[int, tuple[float | None, str | None]]:
+    with store.transaction() as session:
+        return {
+            row.account_id: (row.score, row.tier) for row in session.scalars(select(HealthScoreRow))
+        }

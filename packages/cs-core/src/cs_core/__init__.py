@@ -55,6 +55,7 @@ from cs_core._records import (
     TicketRecord,
     UsageEventRecord,
 )
+from cs_core._rescore import mark_for_rescoring
 from cs_core._scorecard import (
     Band,
     Bands,
@@ -75,6 +76,7 @@ from cs_core._store import Store
 from cs_core._tables import (
     Account,
     AccountIdentity,
+    AccountToRescore,
     Base,
     Contact,
     Contract,
@@ -105,6 +107,7 @@ __all__ = [
     "AccountOwnedRecord",
     "AccountRecord",
     "AccountRef",
+    "AccountToRescore",
     "BacktestReport",
     "Band",
     "Bands",
@@ -205,6 +208,7 @@ __all__ = [
     "hookspec",
     "load_demo",
     "load_scorecard",
+    "mark_for_rescoring",
     "override_health",
     "override_rates",
     "parse_records",

@@ -47,14 +47,17 @@ def _moment(as_of: datetime | None) -> datetime:
 
 @click.command()
 @as_of_option
+@click.option(
+    "--incremental", is_flag=True, help="Only the accounts whose data changed since scored."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @pass_cli
-def score(cli: CLIContext, as_of: datetime | None, as_json: bool) -> None:
+def score(cli: CLIContext, as_of: datetime | None, incremental: bool, as_json: bool) -> None:
     """Score every account; record and announce the scores that changed."""
     store = cli.store()
     store.check_ready()
     if as_json:
-        summary = score_all(store, as_of=_moment(as_of))
+        summary = score_all(store, as_of=_moment(as_of), incremental=incremental)
         emit_json(run_json(summary))
         return
     with store.transaction() as session:
@@ -71,6 +74,7 @@ def score(cli: CLIContext, as_of: datetime | None, as_json: bool) -> None:
         summary = score_all(
             store,
             as_of=_moment(as_of),
+            incremental=incremental,
             on_progress=lambda done: progress.update(task, completed=done),
         )
     print_run(summary)
@@ -79,7 +83,8 @@ def score(cli: CLIContext, as_of: datetime | None, as_json: bool) -> None:
 def print_run(summary: RunSummary) -> None:
     """A scoring run's summary line and its tiers, for people."""
     click.echo(
-        f"Scored {summary.accounts:,} accounts as of {summary.as_of.isoformat()} in "
+        f"Scored {summary.accounts:,} accounts ({summary.kind} run) "
+        f"as of {summary.as_of.isoformat()} in "
         f"{summary.seconds:.1f}s ({summary.accounts_per_second:,.0f}/s): "
         f"{summary.changed:,} changed, {summary.signals_opened:,} signals opened, "
         f"{summary.events:,} events"
@@ -94,6 +99,7 @@ def run_json(summary: RunSummary) -> dict[str, object]:
     """A scoring run's summary, for ``--json``."""
     return {
         "run_id": summary.run_id,
+        "kind": summary.kind,
         "as_of": summary.as_of.isoformat(),
         "accounts": summary.accounts,
         "changed": summary.changed,

@@ -68,15 +68,18 @@ _DAYS_PER_MONTH = 30.4375
 
 @dataclass(frozen=True, slots=True)
 class AccountRange:
-    """Accounts with ids from ``first`` to ``last``, inclusive."""
+    """Accounts with ids from ``first`` to ``last``, inclusive; only ``ids`` among them if given."""
 
     first: int
     last: int
+    ids: frozenset[int] | None = None
 
     def covers(
         self, column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
     ) -> ColumnElement[bool]:
         """SQL: ``column`` holds an account id of this range."""
+        if self.ids is not None:
+            return column.in_(sorted(self.ids))
         return column.between(self.first, self.last)
 
 

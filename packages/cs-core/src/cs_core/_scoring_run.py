@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cs_core._errors import ConfigurationError
@@ -29,7 +29,14 @@ from cs_core._scoring import HealthScore, score_account
 from cs_core._signals import FiredSignal, SignalThresholds, detect_signals
 from cs_core._sql import bulk_upsert
 from cs_core._store import Store
-from cs_core._tables import Account, HealthHistory, HealthScoreRow, ScoringRun, Signal
+from cs_core._tables import (
+    Account,
+    AccountToRescore,
+    HealthHistory,
+    HealthScoreRow,
+    ScoringRun,
+    Signal,
+)
 
 __all__ = ["RunSummary", "score_all"]
 
@@ -50,6 +57,8 @@ class RunSummary:
     tiers: dict[str, int] = field(default_factory=dict)
     """Accounts per tier after the run (``none``: no data to score)."""
     signals_opened: int = 0
+    kind: str = "full"
+    """``full``, or ``incremental`` when only accounts with changed inputs were scored."""
     seconds: float = 0.0
 
     @property
@@ -64,6 +73,7 @@ def score_all(
     scorecards: Mapping[str, Scorecard] | None = None,
     rules: ScorecardRules | None = None,
     thresholds: SignalThresholds | None = None,
+    incremental: bool = False,
     chunk_size: int = 5000,
     on_progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
@@ -71,6 +81,10 @@ def score_all(
 
     Also opens, refreshes and resolves the accounts' predictive signals (see
     :class:`SignalThresholds`), in the same transaction as their scores.
+
+    ``incremental`` scores only the accounts whose inputs changed since they were last scored
+    (every write path marks them); at the same as-of time it ends where a full run would. When
+    a scorecard changed since the last run, every account needs rescoring, and the run is full.
     """
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
     cards = dict(scorecards) if scorecards is not None else builtin_scorecards()
@@ -84,33 +98,41 @@ def score_all(
     store.check_ready()
 
     started = time.perf_counter()
+    began = datetime.now(UTC)
     with store.transaction() as session:
+        if incremental and _scorecards_changed(session, cards):
+            incremental = False
         run_id = session.execute(
             insert(ScoringRun)
             .values(
-                kind="full",
+                kind="incremental" if incremental else "full",
                 as_of=moment,
-                started_at=datetime.now(UTC),
+                started_at=began,
                 accounts=0,
                 changed=0,
                 events=0,
             )
             .returning(ScoringRun.id)
         ).scalar_one()
-        low, high = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
 
     accounts = changed = events = signals = 0
     tiers: Counter[str] = Counter()
-    for first in range(low or 0, (high or -1) + 1, chunk_size):
+    for scope in _scopes(store, incremental=incremental, chunk_size=chunk_size, before=began):
         with store.transaction() as session:
             chunk = _score_chunk(
                 session,
-                AccountRange(first, first + chunk_size - 1),
+                scope,
                 moment,
                 cards,
                 chosen,
                 thresholds or SignalThresholds(),
                 run_id,
+            )
+            session.execute(
+                delete(AccountToRescore).where(
+                    scope.covers(AccountToRescore.account_id),
+                    AccountToRescore.changed_at <= began,
+                )
             )
         accounts += chunk.accounts
         changed += chunk.changed
@@ -136,8 +158,43 @@ def score_all(
         events=events,
         tiers=dict(tiers),
         signals_opened=signals,
+        kind="incremental" if incremental else "full",
         seconds=time.perf_counter() - started,
     )
+
+
+def _scopes(
+    store: Store, *, incremental: bool, chunk_size: int, before: datetime
+) -> Iterator[AccountRange]:
+    """The chunks of accounts a run scores: id ranges, or the marked accounts page by page."""
+    if not incremental:
+        with store.transaction() as session:
+            low, high = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
+        for first in range(low or 0, (high or -1) + 1, chunk_size):
+            yield AccountRange(first, first + chunk_size - 1)
+        return
+    after = 0
+    while True:
+        with store.transaction() as session:
+            ids = session.scalars(
+                select(AccountToRescore.account_id)
+                .where(AccountToRescore.account_id > after, AccountToRescore.changed_at <= before)
+                .order_by(AccountToRescore.account_id)
+                .limit(chunk_size)
+            ).all()
+        if not ids:
+            return
+        yield AccountRange(ids[0], ids[-1], frozenset(ids))
+        after = ids[-1]
+
+
+def _scorecards_changed(session: Session, scorecards: Mapping[str, Scorecard]) -> bool:
+    """Whether any stored score came from a scorecard that is no longer as it was."""
+    current = {(card.id, card.fingerprint) for card in scorecards.values()}
+    stored = session.execute(
+        select(HealthScoreRow.scorecard_id, HealthScoreRow.scorecard_fingerprint).distinct()
+    ).all()
+    return any((row[0], row[1]) not in current for row in stored)
 
 
 def _score_chunk(

@@ -47,6 +47,7 @@ from cs_core._enums import (
 __all__ = [
     "Account",
     "AccountIdentity",
+    "AccountToRescore",
     "Base",
     "Contact",
     "Contract",
@@ -414,3 +415,18 @@ class Signal(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class AccountToRescore(Base):
+    """An account whose scoring inputs changed since it was last scored.
+
+    Every write path marks the accounts it touches, in its own transaction; an incremental run
+    scores exactly these and clears the marks it has served.
+    """
+
+    __tablename__ = "accounts_to_rescore"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    changed_at: Mapped[datetime]

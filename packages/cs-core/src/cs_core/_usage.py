@@ -18,6 +18,7 @@ from cs_core._enums import UsageEventType
 from cs_core._errors import FieldProblem, InvalidRecordError
 from cs_core._identity import account_ids
 from cs_core._records import AccountRef
+from cs_core._rescore import mark_for_rescoring
 from cs_core._sql import UtcDay, bulk_upsert
 from cs_core._tables import UsageDaily, UsageEvent, UsageFeatureDaily
 
@@ -89,6 +90,7 @@ def write_daily_usage(session: Session, rows: Iterable[DailyUsage]) -> int:
         }
         for row in batch
     ]
+    mark_for_rescoring(session, ids.values())
     features = [
         {
             "account_id": ids[row.account],

@@ -30,6 +30,7 @@ from cs_core._records import (
     TicketRecord,
     UsageEventRecord,
 )
+from cs_core._rescore import mark_for_rescoring
 from cs_core._sql import bulk_upsert, chunks
 from cs_core._tables import (
     Account,
@@ -105,18 +106,20 @@ def write_records(
     written: dict[str, int] = {}
     created = unresolved = 0
     identities_added = False
+    touched: set[int] = set()
     for kind in _ORDER:
         records_of_kind = list(by_kind.get(kind, {}).values())
         for chunk in chunks(records_of_kind):
             if kind is AccountRecord:
-                new, added = _write_accounts(session, chunk, moment)  # type: ignore[arg-type]
+                new, added = _write_accounts(session, chunk, moment, touched)  # type: ignore[arg-type]
                 created += new
                 identities_added |= added
                 count = len(chunk)
             else:
-                count, pending = _write_owned(session, chunk, moment)  # type: ignore[arg-type]
+                count, pending = _write_owned(session, chunk, moment, touched)  # type: ignore[arg-type]
                 unresolved += pending
             written[kind.kind] = written.get(kind.kind, 0) + count
+    mark_for_rescoring(session, touched, now=moment)
     # Records that arrived before their account are claimed as soon as it exists.
     resolved = resolve_pending_accounts(session) if identities_added else 0
     return WriteResult(
@@ -128,9 +131,12 @@ def write_records(
 
 
 def _write_accounts(
-    session: Session, records: Sequence[AccountRecord], now: datetime
+    session: Session, records: Sequence[AccountRecord], now: datetime, touched: set[int]
 ) -> tuple[int, bool]:
-    """Upsert accounts; return how many were created and whether any identity was added."""
+    """Upsert accounts; return how many were created and whether any identity was added.
+
+    The accounts written, or merged into, are added to ``touched``.
+    """
     keys = [(r.source, r.external_id) for r in records]
     known = identities(session, keys)
     links = identities(
@@ -216,6 +222,8 @@ def _write_accounts(
         new_identities,
         update=None,
     )
+    touched.update(ids.values())
+    touched.update(account_id for _, account_id, _, _ in merged)
     _link_parents(session, list(ids.values()), keys)
     return sum(1 for r in owned if (r.source, r.external_id) not in known), bool(new_identities)
 
@@ -243,9 +251,12 @@ def _link_parents(session: Session, account_ids: Sequence[int], keys: Sequence[K
 
 
 def _write_owned(
-    session: Session, records: Sequence[AccountOwnedRecord], now: datetime
+    session: Session, records: Sequence[AccountOwnedRecord], now: datetime, touched: set[int]
 ) -> tuple[int, int]:
-    """Upsert records that belong to an account; return (written, still unresolved)."""
+    """Upsert records that belong to an account; return (written, still unresolved).
+
+    The accounts they resolved to are added to ``touched``.
+    """
     model = _OWNED_TABLES[type(records[0])]
     table: Table = model.__table__  # type: ignore[assignment]
     refs = identities(
@@ -288,6 +299,7 @@ def _write_owned(
         rows.append(_json_ready(row))
 
     if isinstance(records[0], UsageEventRecord):
+        # Only new events change inputs: a repeated delivery is dropped.
         # A messageId seen before is a duplicate delivery, not an update (Segment semantics).
         inserted = bulk_upsert(
             session,
@@ -300,8 +312,10 @@ def _write_owned(
         refresh_usage_rollups(
             session, {(row.account_id, row.timestamp) for row in inserted if row.account_id}
         )
+        touched.update(row.account_id for row in inserted if row.account_id)
         return len(inserted), unresolved
     bulk_upsert(session, table, ("source", "external_id"), rows)
+    touched.update(row["account_id"] for row in rows if row["account_id"])
     return len(rows), unresolved
 
 
@@ -354,16 +368,14 @@ def resolve_pending_accounts(session: Session) -> int:
             ),
         )
         for statement in statements:
+            gained = session.execute(
+                statement.returning(table.account_id, table.updated_at)
+                if model is not UsageEvent
+                else statement.returning(table.account_id, table.timestamp),
+                execution_options={"synchronize_session": False},
+            ).all()
             if model is UsageEvent:
-                gained = session.execute(
-                    statement.returning(table.account_id, table.timestamp),
-                    execution_options={"synchronize_session": False},
-                ).all()
-                refresh_usage_rollups(session, {(row.account_id, row.timestamp) for row in gained})
-                resolved += len(gained)
-            else:
-                result = session.execute(
-                    statement, execution_options={"synchronize_session": False}
-                )
-                resolved += result.rowcount  # type: ignore[attr-defined]
+                refresh_usage_rollups(session, {(row[0], row[1]) for row in gained})
+            mark_for_rescoring(session, (row[0] for row in gained))
+            resolved += len(gained)
     return resolved

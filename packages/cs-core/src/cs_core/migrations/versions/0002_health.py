@@ -1,4 +1,4 @@
-"""Health: latest scores, their append-only history, scoring runs, overrides and signals.
+"""Health: latest scores and their history, scoring runs, accounts to rescore, overrides, signals.
 
 Revision ID: 0002
 Revises: 0001
@@ -28,6 +28,12 @@ def upgrade() -> None:
     sa.Column('changed', sa.Integer(), nullable=False),
     sa.Column('events', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scoring_runs'))
+    )
+    op.create_table('accounts_to_rescore',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_accounts_to_rescore_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_accounts_to_rescore'))
     )
     op.create_table('health_history',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -117,4 +123,5 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_health_history_account_id_as_of'), table_name='health_history')
 
     op.drop_table('health_history')
+    op.drop_table('accounts_to_rescore')
     op.drop_table('scoring_runs')
