@@ -77,7 +77,7 @@ class Band(_Model):
     points: float = Field(ge=0, le=100)
     label: str | None = Field(default=None, description="Green, Yellow, Red …")
 
-    @property
+    @cached_property
     def bounds(self) -> tuple[float, bool, float, bool]:
         """``(low, low_included, high, high_included)``."""
         match = _INTERVAL.match(self.range)
