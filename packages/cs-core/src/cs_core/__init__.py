@@ -30,7 +30,16 @@ from cs_core._errors import (
 )
 from cs_core._health import HealthChange, HealthTrend, health_history, health_trend
 from cs_core._identity import account_ids
-from cs_core._markers import ENTRY_POINT_GROUP, RegisterCommand, hookimpl, hookspec
+from cs_core._markers import (
+    ENTRY_POINT_GROUP,
+    MetricProvider,
+    RegisterCommand,
+    RegisterMetric,
+    hookimpl,
+    hookspec,
+)
+from cs_core._metric_registry import MetricRegistry, installed_metrics, metric_registry
+from cs_core._metric_values import AccountRange, MetricValues, compute_metrics
 from cs_core._metrics import BUILTIN_METRICS, Direction, MetricCatalogue, MetricDefinition
 from cs_core._outbox import DomainEvent, NewEvent, append_event, append_events, read_events
 from cs_core._overrides import (
@@ -105,6 +114,7 @@ __all__ = [
     "Account",
     "AccountIdentity",
     "AccountOwnedRecord",
+    "AccountRange",
     "AccountRecord",
     "AccountRef",
     "AccountToRescore",
@@ -147,6 +157,9 @@ __all__ = [
     "MeasureScore",
     "MetricCatalogue",
     "MetricDefinition",
+    "MetricProvider",
+    "MetricRegistry",
+    "MetricValues",
     "MissingPolicy",
     "NewEvent",
     "Opportunity",
@@ -158,6 +171,7 @@ __all__ = [
     "ProductLine",
     "Record",
     "RegisterCommand",
+    "RegisterMetric",
     "RenewalTrack",
     "ResolutionMethod",
     "RunSummary",
@@ -198,6 +212,7 @@ __all__ = [
     "builtin_scorecards",
     "churn_dates",
     "clear_override",
+    "compute_metrics",
     "default_database_path",
     "detect_signals",
     "effective_health",
@@ -206,9 +221,11 @@ __all__ = [
     "health_trend",
     "hookimpl",
     "hookspec",
+    "installed_metrics",
     "load_demo",
     "load_scorecard",
     "mark_for_rescoring",
+    "metric_registry",
     "override_health",
     "override_rates",
     "parse_records",

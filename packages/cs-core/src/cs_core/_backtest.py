@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from cs_core._enums import ContractStatus
 from cs_core._errors import CSError
+from cs_core._metric_registry import MetricRegistry, installed_metrics
 from cs_core._metric_values import AccountRange, compute_metrics
 from cs_core._scorecard import Scorecard
 from cs_core._scoring import score_account
@@ -128,6 +129,7 @@ def backtest(
     *,
     horizon_days: int = 90,
     observation_dates: Sequence[date] | None = None,
+    metrics: MetricRegistry | None = None,
     chunk_size: int = 5000,
 ) -> BacktestReport:
     """Score every account with ``scorecard`` at each observation date and test it on churn.
@@ -150,6 +152,7 @@ def backtest(
             "horizon has not passed yet"
         )
     churn = churn_dates(store)
+    providers = (metrics or installed_metrics()).providers_for(scorecard.metrics)
     scores: list[float] = []
     labels: list[bool] = []
     tiers: Counter[tuple[str, bool]] = Counter()
@@ -161,13 +164,13 @@ def backtest(
         for first in range(low or 0, (high or -1) + 1, chunk_size):
             with store.transaction() as session:
                 accounts = AccountRange(first, first + chunk_size - 1)
-                metrics = compute_metrics(session, accounts, moment)
+                values = compute_metrics(session, accounts, moment, providers)
                 ids = session.scalars(select(Account.id).where(accounts.covers(Account.id))).all()
             for account_id in ids:
                 churned_on = churn.get(account_id)
                 if churned_on is not None and churned_on <= observed:
                     continue
-                health = score_account(scorecard, metrics.get(account_id, {}), as_of=moment)
+                health = score_account(scorecard, values.get(account_id, {}), as_of=moment)
                 if health.score is None or health.tier is None:
                     continue
                 label = churned_on is not None and churned_on <= horizon_end

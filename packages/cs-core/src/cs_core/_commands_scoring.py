@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cs_core._cli_context import CLIContext, emit_json
 from cs_core._errors import CSError
 from cs_core._identity import account_ids
+from cs_core._metric_registry import installed_metrics
 from cs_core._metric_values import AccountRange, compute_metrics
 from cs_core._records import AccountRef
 from cs_core._scorecard_rules import ScorecardRules, builtin_scorecards
@@ -130,11 +131,10 @@ def explain(
         segment, stage = session.execute(
             select(Account.segment, Account.lifecycle_stage).where(Account.id == found)
         ).one()
-        values = compute_metrics(session, AccountRange(found, found), moment).get(found, {})
-    cards = builtin_scorecards()
-    health = score_account(
-        cards[ScorecardRules.default().choose(segment, stage)], values, as_of=moment
-    )
+        card = builtin_scorecards()[ScorecardRules.default().choose(segment, stage)]
+        providers = installed_metrics().providers_for(card.metrics)
+        values = compute_metrics(session, AccountRange(found, found), moment, providers)
+    health = score_account(card, values.get(found, {}), as_of=moment)
     if as_json:
         emit_json(
             {

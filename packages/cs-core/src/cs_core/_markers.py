@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 import pluggy
 
-__all__ = ["ENTRY_POINT_GROUP", "RegisterCommand", "hookimpl", "hookspec"]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cs_core._metric_values import AccountRange
+    from cs_core._metrics import MetricDefinition
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "MetricProvider",
+    "RegisterCommand",
+    "RegisterMetric",
+    "hookimpl",
+    "hookspec",
+]
 
 ENTRY_POINT_GROUP = "cs"
 """The entry-point group (and pluggy project name) plugins are found under."""
@@ -20,3 +35,9 @@ hookimpl = pluggy.HookimplMarker(ENTRY_POINT_GROUP)
 
 RegisterCommand = Callable[[click.Command], None]
 """The ``register`` callback that :meth:`HookSpecs.cs_register_commands` receives."""
+
+MetricProvider = Callable[["Session", "AccountRange", datetime], dict[int, dict[str, float | None]]]
+"""Computes metrics for a range of accounts as of a time: per account id, per metric, a value."""
+
+RegisterMetric = Callable[["MetricDefinition", MetricProvider], None]
+"""The ``register`` callback that :meth:`HookSpecs.cs_register_metrics` receives."""

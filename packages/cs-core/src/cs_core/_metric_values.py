@@ -14,7 +14,7 @@ aggregates.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -29,6 +29,8 @@ from cs_core._enums import (
     SurveyKind,
     TicketPriority,
 )
+from cs_core._markers import MetricProvider, RegisterMetric, hookimpl
+from cs_core._metrics import BUILTIN_METRICS
 from cs_core._sql import Epoch
 from cs_core._tables import (
     Account,
@@ -47,6 +49,7 @@ __all__ = [
     "AccountRange",
     "MetricValues",
     "compute_metrics",
+    "cs_register_metrics",
 ]
 
 MetricValues = dict[int, dict[str, float | None]]
@@ -83,7 +86,7 @@ class AccountRange:
         return column.between(self.first, self.last)
 
 
-Provider = Callable[[Session, AccountRange, datetime], MetricValues]
+Provider = MetricProvider
 
 
 def _usage(session: Session, accounts: AccountRange, as_of: datetime) -> MetricValues:
@@ -355,24 +358,40 @@ def _commercial(session: Session, accounts: AccountRange, as_of: datetime) -> Me
     return values
 
 
-METRIC_PROVIDERS: Mapping[str, Provider] = {
-    "usage": _usage,
-    "features": _features,
-    "tickets": _tickets,
-    "surveys": _surveys,
-    "relationships": _relationships,
-    "commercial": _commercial,
-}
-"""Each provider computes a family of metrics over a range of accounts."""
+METRIC_PROVIDERS: Mapping[Provider, tuple[str, ...]] = {
+    _usage: ("active_user_ratio", "dau_mau", "usage_trend", "usage_change_90d",
+             "days_since_last_activity"),
+    _features: ("feature_adoption", "workflows_running"),
+    _tickets: ("tickets_per_month", "open_p1_p2_tickets", "sla_breaches",
+               "tickets_last_30_days", "ticket_spike_ratio"),
+    _surveys: ("nps", "csat", "latest_nps"),
+    _relationships: ("champion_present", "executive_sponsor_engaged", "champions_left"),
+    _commercial: ("days_to_renewal", "months_since_last_expansion"),
+}  # fmt: skip
+"""Each built-in provider and the metrics it computes."""
 
 
-def compute_metrics(session: Session, accounts: AccountRange, as_of: datetime) -> MetricValues:
-    """Every built-in metric for the accounts in range, as of ``as_of`` (timezone-aware)."""
+@hookimpl
+def cs_register_metrics(register: RegisterMetric) -> None:
+    """Register the built-in metrics computed from the store."""
+    definitions = {metric.name: metric for metric in BUILTIN_METRICS}
+    for provider, names in METRIC_PROVIDERS.items():
+        for name in names:
+            register(definitions[name], provider)
+
+
+def compute_metrics(
+    session: Session,
+    accounts: AccountRange,
+    as_of: datetime,
+    providers: Iterable[Provider] | None = None,
+) -> MetricValues:
+    """Every metric of ``providers`` (default: the built-ins) for the accounts in range."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     moment = as_of.astimezone(UTC)
     values: MetricValues = defaultdict(dict)
-    for provider in METRIC_PROVIDERS.values():
+    for provider in METRIC_PROVIDERS if providers is None else providers:
         for account_id, metrics in provider(session, accounts, moment).items():
             values[account_id].update(metrics)
     return dict(values)

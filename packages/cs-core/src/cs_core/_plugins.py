@@ -14,13 +14,19 @@ import os
 
 import pluggy
 
-from cs_core import _commands
-from cs_core._markers import ENTRY_POINT_GROUP, RegisterCommand, hookimpl, hookspec
+from cs_core._markers import (
+    ENTRY_POINT_GROUP,
+    RegisterCommand,
+    RegisterMetric,
+    hookimpl,
+    hookspec,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "HookSpecs",
     "RegisterCommand",
+    "RegisterMetric",
     "hookimpl",
     "hookspec",
     "plugin_manager",
@@ -38,6 +44,17 @@ class HookSpecs:
         its name becomes ``cs NAME``. A name already taken is an error naming both plugins.
         """
 
+    @hookspec
+    def cs_register_metrics(self, register: RegisterMetric) -> None:
+        """Add metrics that scorecard measures can read.
+
+        Call ``register(definition, provider)`` for each metric: a :class:`MetricDefinition`
+        (name, description, unit, direction) and the provider that computes it. A provider is
+        called once per chunk of accounts with ``(session, accounts, as_of)`` and returns, per
+        account id, a mapping of metric names to values (``None`` or absent: no data); one
+        provider may compute several metrics. A name already taken is an error.
+        """
+
 
 def plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
     """A plugin manager with cs-core's built-ins and, unless told not to, installed plugins.
@@ -49,7 +66,11 @@ def plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
     for name in os.environ.get("CS_DISABLE_PLUGINS", "").split(","):
         if name.strip():
             manager.set_blocked(name.strip())
+    # cs-core's own plugins import the scoring and command modules, which import this one.
+    from cs_core import _commands, _metric_values  # noqa: PLC0415
+
     manager.register(_commands, name="cs_core")
+    manager.register(_metric_values, name="cs_core.metrics")
     if load_entry_points:
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     manager.check_pending()

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cs_core._errors import ConfigurationError
-from cs_core._metrics import MetricCatalogue
+from cs_core._metric_registry import installed_metrics
 
 __all__ = [
     "Band",
@@ -306,16 +306,31 @@ class Scorecard(_Model):
             )
 
     @classmethod
-    def from_toml(cls, text: str, *, source: str = "<string>") -> Scorecard:
-        """Build a scorecard from TOML text; ``source`` names it in error messages."""
+    def from_toml(
+        cls,
+        text: str,
+        *,
+        source: str = "<string>",
+        catalogue: Mapping[str, object] | None = None,
+    ) -> Scorecard:
+        """Build a scorecard from TOML text; ``source`` names it in error messages.
+
+        Its metrics must be in ``catalogue`` (default: the built-in and installed plugins').
+        """
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise ConfigurationError(f"{source} is not valid TOML: {error}") from None
-        return cls.from_mapping(data, source=source)
+        return cls.from_mapping(data, source=source, catalogue=catalogue)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, source: str = "<mapping>") -> Scorecard:
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: str = "<mapping>",
+        catalogue: Mapping[str, object] | None = None,
+    ) -> Scorecard:
         """Build a scorecard from plain data, with errors naming the place to fix."""
         try:
             scorecard = cls.model_validate(data)
@@ -325,18 +340,19 @@ class Scorecard(_Model):
                 for detail in error.errors(include_url=False)
             )
             raise ConfigurationError(f"scorecard {source} is invalid: {problems}") from None
-        scorecard.check_metrics(MetricCatalogue(), source=source)
+        known = catalogue if catalogue is not None else installed_metrics().catalogue
+        scorecard.check_metrics(known, source=source)
         return scorecard
 
 
-def load_scorecard(path: str | Path) -> Scorecard:
-    """Read a scorecard from a TOML file."""
+def load_scorecard(path: str | Path, *, catalogue: Mapping[str, object] | None = None) -> Scorecard:
+    """Read a scorecard from a TOML file (see :meth:`Scorecard.from_toml`)."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigurationError(f"cannot read scorecard {file}: {error.strerror}") from None
-    return Scorecard.from_toml(text, source=str(file))
+    return Scorecard.from_toml(text, source=str(file), catalogue=catalogue)
 
 
 def _place(data: Any, location: tuple[int | str, ...]) -> str:

@@ -20,13 +20,14 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cs_core._errors import ConfigurationError
+from cs_core._markers import MetricProvider
+from cs_core._metric_registry import MetricRegistry, installed_metrics
 from cs_core._metric_values import AccountRange, compute_metrics
-from cs_core._metrics import MetricCatalogue
 from cs_core._outbox import NewEvent, append_events
 from cs_core._scorecard import Scorecard
 from cs_core._scorecard_rules import ScorecardRules, builtin_scorecards
 from cs_core._scoring import HealthScore, score_account
-from cs_core._signals import FiredSignal, SignalThresholds, detect_signals
+from cs_core._signals import SIGNAL_METRICS, FiredSignal, SignalThresholds, detect_signals
 from cs_core._sql import bulk_upsert
 from cs_core._store import Store
 from cs_core._tables import (
@@ -74,6 +75,7 @@ def score_all(
     rules: ScorecardRules | None = None,
     thresholds: SignalThresholds | None = None,
     incremental: bool = False,
+    metrics: MetricRegistry | None = None,
     chunk_size: int = 5000,
     on_progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
@@ -90,9 +92,13 @@ def score_all(
     cards = dict(scorecards) if scorecards is not None else builtin_scorecards()
     chosen = rules or ScorecardRules.default()
     chosen.check_scorecards(cards)
-    catalogue = MetricCatalogue()
+    registry = metrics or installed_metrics()
+    catalogue = registry.catalogue
     for card in cards.values():
         card.check_metrics(catalogue)
+    providers = registry.providers_for(
+        frozenset().union(*(card.metrics for card in cards.values())) | SIGNAL_METRICS
+    )
     if chunk_size < 1:
         raise ConfigurationError(f"chunk_size must be at least 1, not {chunk_size}")
     store.check_ready()
@@ -126,6 +132,7 @@ def score_all(
                 cards,
                 chosen,
                 thresholds or SignalThresholds(),
+                providers,
                 run_id,
             )
             session.execute(
@@ -204,9 +211,10 @@ def _score_chunk(
     scorecards: Mapping[str, Scorecard],
     rules: ScorecardRules,
     thresholds: SignalThresholds,
+    providers: list[MetricProvider],
     run_id: int,
 ) -> RunSummary:
-    metrics = compute_metrics(session, accounts, as_of)
+    metrics = compute_metrics(session, accounts, as_of, providers)
     open_signals: dict[int, dict[str, Signal]] = {}
     for signal in session.scalars(
         select(Signal).where(accounts.covers(Signal.account_id), Signal.resolved_at.is_(None))

@@ -14,7 +14,23 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FiredSignal", "Severity", "SignalThresholds", "detect_signals"]
+__all__ = ["SIGNAL_METRICS", "FiredSignal", "Severity", "SignalThresholds", "detect_signals"]
+
+SIGNAL_METRICS = frozenset(
+    {
+        "usage_trend",
+        "usage_change_90d",
+        "days_since_last_activity",
+        "champions_left",
+        "latest_nps",
+        "ticket_spike_ratio",
+        "tickets_last_30_days",
+        "active_user_ratio",
+        "months_since_last_expansion",
+        "days_to_renewal",
+    }
+)
+"""The metrics the signals read, computed in every run whatever the scorecards read."""
 
 
 class Severity(StrEnum):
