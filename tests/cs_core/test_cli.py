@@ -238,3 +238,21 @@ def test_backtest_from_the_command_line(database: str, capsys: pytest.CaptureFix
     code, _, err = run(capsys, "backtest", "--scorecard", "nope")
     assert code == 1
     assert err.startswith("error: no scorecard 'nope'; known: ")
+
+
+def test_churn_model_fit_from_the_command_line(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "demo", "--accounts", "150", "--json")
+    observed = (datetime.now(UTC).date() - timedelta(days=60)).isoformat()
+    code, out, _ = run(capsys, "churn-model", "fit", "--horizon", "60d", "--at", observed, "--json")
+    assert code == 0
+    model = json.loads(out)
+    assert model["id"] == 1
+    assert model["horizon_days"] == 60
+    assert model["churned"] > 0
+    assert len(model["coefficients"]) == len(model["features"])
+    code, out, _ = run(capsys, "churn-model", "fit", "--horizon", "60d", "--at", observed)
+    assert code == 0
+    assert out.startswith("Churn model 2: ")
+    assert "Calibration" in out

@@ -2,7 +2,24 @@
 
 from importlib.metadata import version as _version
 
-from cs_core._backtest import BacktestReport, TierOutcome, backtest, churn_dates, roc_auc
+from cs_core._backtest import (
+    BacktestReport,
+    Observation,
+    TierOutcome,
+    backtest,
+    churn_dates,
+    observation_days,
+    observe,
+    roc_auc,
+)
+from cs_core._churn_model import (
+    DEFAULT_CHURN_FEATURES,
+    CalibrationBin,
+    ChurnModel,
+    fit_churn_model,
+    latest_churn_model,
+    save_churn_model,
+)
 from cs_core._demo import DemoChunk, DemoOptions, Trajectory, generate_demo
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._enums import (
@@ -87,6 +104,7 @@ from cs_core._tables import (
     AccountIdentity,
     AccountToRescore,
     Base,
+    ChurnModelRow,
     Contact,
     Contract,
     HealthHistory,
@@ -110,6 +128,7 @@ __version__ = _version("cs-core")
 
 __all__ = [
     "BUILTIN_METRICS",
+    "DEFAULT_CHURN_FEATURES",
     "ENTRY_POINT_GROUP",
     "Account",
     "AccountIdentity",
@@ -123,6 +142,9 @@ __all__ = [
     "Bands",
     "Base",
     "CSError",
+    "CalibrationBin",
+    "ChurnModel",
+    "ChurnModelRow",
     "ConfigurationError",
     "Contact",
     "ContactRecord",
@@ -162,6 +184,7 @@ __all__ = [
     "MetricValues",
     "MissingPolicy",
     "NewEvent",
+    "Observation",
     "Opportunity",
     "OpportunityOutcome",
     "OpportunityRecord",
@@ -216,16 +239,20 @@ __all__ = [
     "default_database_path",
     "detect_signals",
     "effective_health",
+    "fit_churn_model",
     "generate_demo",
     "health_history",
     "health_trend",
     "hookimpl",
     "hookspec",
     "installed_metrics",
+    "latest_churn_model",
     "load_demo",
     "load_scorecard",
     "mark_for_rescoring",
     "metric_registry",
+    "observation_days",
+    "observe",
     "override_health",
     "override_rates",
     "parse_records",
@@ -235,6 +262,7 @@ __all__ = [
     "resolve_database_url",
     "resolve_pending_accounts",
     "roc_auc",
+    "save_churn_model",
     "score_account",
     "score_all",
     "write_daily_usage",

@@ -13,7 +13,7 @@ Accounts that had churned before an observation date are not observed on it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from cs_core._enums import ContractStatus
 from cs_core._errors import CSError
+from cs_core._markers import MetricProvider
 from cs_core._metric_registry import MetricRegistry, installed_metrics
 from cs_core._metric_values import AccountRange, compute_metrics
 from cs_core._scorecard import Scorecard
@@ -29,7 +30,16 @@ from cs_core._scoring import score_account
 from cs_core._store import Store
 from cs_core._tables import Account, Contract
 
-__all__ = ["BacktestReport", "TierOutcome", "backtest", "churn_dates", "roc_auc"]
+__all__ = [
+    "BacktestReport",
+    "Observation",
+    "TierOutcome",
+    "backtest",
+    "churn_dates",
+    "observation_days",
+    "observe",
+    "roc_auc",
+]
 
 _RENEWAL_GRACE = timedelta(days=30)
 
@@ -123,39 +133,26 @@ def roc_auc(scores: Sequence[float], churned: Sequence[bool]) -> float | None:
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
-def backtest(
-    store: Store,
-    scorecard: Scorecard,
-    *,
-    horizon_days: int = 90,
-    observation_dates: Sequence[date] | None = None,
-    metrics: MetricRegistry | None = None,
-    chunk_size: int = 5000,
-) -> BacktestReport:
-    """Score every account with ``scorecard`` at each observation date and test it on churn.
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """An account's metrics at an observation time, and whether it churned within the horizon."""
 
-    The default observation dates are the three days, 30 days apart, whose horizons end by today.
-    """
-    if horizon_days < 1:
-        raise CSError(f"the horizon is at least 1 day, not {horizon_days}")
-    today = datetime.now(UTC).date()
-    dates = tuple(
-        sorted(
-            observation_dates
-            or [today - timedelta(days=horizon_days + 30 * step) for step in range(3)]
-        )
-    )
-    late = [d for d in dates if d + timedelta(days=horizon_days) > today]
-    if late:
-        raise CSError(
-            f"observation date {late[0].isoformat()} is too recent: its {horizon_days}-day "
-            "horizon has not passed yet"
-        )
+    account_id: int
+    moment: datetime
+    values: dict[str, float | None]
+    churned: bool
+
+
+def observe(
+    store: Store,
+    dates: Sequence[date],
+    horizon_days: int,
+    providers: list[MetricProvider],
+    *,
+    chunk_size: int = 5000,
+) -> Iterator[Observation]:
+    """Every account still a customer on each of ``dates``, with its metrics and its outcome."""
     churn = churn_dates(store)
-    providers = (metrics or installed_metrics()).providers_for(scorecard.metrics)
-    scores: list[float] = []
-    labels: list[bool] = []
-    tiers: Counter[tuple[str, bool]] = Counter()
     with store.transaction() as session:
         low, high = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
     for observed in dates:
@@ -170,13 +167,56 @@ def backtest(
                 churned_on = churn.get(account_id)
                 if churned_on is not None and churned_on <= observed:
                     continue
-                health = score_account(scorecard, values.get(account_id, {}), as_of=moment)
-                if health.score is None or health.tier is None:
-                    continue
-                label = churned_on is not None and churned_on <= horizon_end
-                scores.append(health.score)
-                labels.append(label)
-                tiers[(health.tier, label)] += 1
+                yield Observation(
+                    account_id=account_id,
+                    moment=moment,
+                    values=values.get(account_id, {}),
+                    churned=churned_on is not None and churned_on <= horizon_end,
+                )
+
+
+def observation_days(horizon_days: int, days: Sequence[date] | None) -> tuple[date, ...]:
+    """``days`` (default: three, 30 days apart, the latest one horizon before today), checked."""
+    if horizon_days < 1:
+        raise CSError(f"the horizon is at least 1 day, not {horizon_days}")
+    today = datetime.now(UTC).date()
+    chosen = tuple(
+        sorted(days or [today - timedelta(days=horizon_days + 30 * step) for step in range(3)])
+    )
+    late = [day for day in chosen if day + timedelta(days=horizon_days) > today]
+    if late:
+        raise CSError(
+            f"observation date {late[0].isoformat()} is too recent: its {horizon_days}-day "
+            "horizon has not passed yet"
+        )
+    return chosen
+
+
+def backtest(
+    store: Store,
+    scorecard: Scorecard,
+    *,
+    horizon_days: int = 90,
+    observation_dates: Sequence[date] | None = None,
+    metrics: MetricRegistry | None = None,
+    chunk_size: int = 5000,
+) -> BacktestReport:
+    """Score every account with ``scorecard`` at each observation date and test it on churn.
+
+    The default observation dates are the three days, 30 days apart, whose horizons end by today.
+    """
+    dates = observation_days(horizon_days, observation_dates)
+    providers = (metrics or installed_metrics()).providers_for(scorecard.metrics)
+    scores: list[float] = []
+    labels: list[bool] = []
+    tiers: Counter[tuple[str, bool]] = Counter()
+    for observation in observe(store, dates, horizon_days, providers, chunk_size=chunk_size):
+        health = score_account(scorecard, observation.values, as_of=observation.moment)
+        if health.score is None or health.tier is None:
+            continue
+        scores.append(health.score)
+        labels.append(observation.churned)
+        tiers[(health.tier, observation.churned)] += 1
     outcomes = tuple(
         TierOutcome(
             tier=tier.name,

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from cs_core._cli_context import CLIContext, emit_json
-from cs_core._commands_backtest import backtest_command
+from cs_core._commands_backtest import backtest_command, churn_model
 from cs_core._commands_overrides import override
 from cs_core._commands_scoring import explain, print_run, run_json, score
 from cs_core._demo import DemoOptions
@@ -30,7 +30,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 @hookimpl
 def cs_register_commands(register: RegisterCommand) -> None:
-    """Register cs-core's commands: db, demo, plugins, score, explain, override, backtest."""
+    """Register cs-core's commands: db, demo, plugins, score, explain, override, backtest…"""
     register(db)
     register(demo)
     register(plugins)
@@ -38,6 +38,7 @@ def cs_register_commands(register: RegisterCommand) -> None:
     register(explain)
     register(override)
     register(backtest_command)
+    register(churn_model)
 
 
 @click.group()

@@ -1,4 +1,4 @@
-"""``cs backtest``: would a scorecard have seen the churn coming?"""
+"""``cs backtest`` and ``cs churn-model``: proving models on the store's history."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from cs_core._backtest import BacktestReport, backtest
+from cs_core._churn_model import ChurnModel, fit_churn_model, save_churn_model
 from cs_core._cli_context import CLIContext, emit_json
 from cs_core._errors import CSError
 from cs_core._scorecard_rules import builtin_scorecards
 
-__all__ = ["backtest_command"]
+__all__ = ["backtest_command", "churn_model"]
 
 pass_cli = click.make_pass_decorator(CLIContext)
 
@@ -103,3 +104,53 @@ def _print_report(report: BacktestReport) -> None:
             f"{outcome.churn_rate:.1%}",
         )
     Console().print(table)
+
+
+@click.group("churn-model")
+def churn_model() -> None:
+    """Fit the churn-risk model that gives the churn_risk metric."""
+
+
+@churn_model.command("fit")
+@click.option("--horizon", default="90d", show_default=True, help="Days after each observation.")
+@click.option(
+    "--at",
+    "observed",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    multiple=True,
+    help="An observation day (repeatable)  [default: three days 30 days apart, horizons passed]",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@pass_cli
+def fit(cli: CLIContext, horizon: str, observed: tuple[datetime, ...], as_json: bool) -> None:
+    """Fit a logistic regression on past observations, store it, and report its fit."""
+    store = cli.store()
+    store.check_ready()
+    model = fit_churn_model(
+        store,
+        horizon_days=_horizon_days(horizon),
+        observation_dates=[moment.date() for moment in observed] or None,
+    )
+    with store.transaction() as session:
+        model_id = save_churn_model(session, model)
+    if as_json:
+        emit_json({"id": model_id, **model.to_json()})
+        return
+    _print_model(model_id, model)
+
+
+def _print_model(model_id: int, model: ChurnModel) -> None:
+    auc = "n/a" if model.auc is None else f"{model.auc:.3f}"
+    click.echo(
+        f"Churn model {model_id}: {model.observations:,} observations, {model.churned:,} "
+        f"churned within {model.horizon_days} days; ROC AUC {auc}, Brier score {model.brier:.4f}"
+    )
+    weights = Table("feature", "coefficient (per standard deviation)")
+    for name, weight in sorted(
+        zip(model.features, model.coefficients, strict=True), key=lambda item: -abs(item[1])
+    ):
+        weights.add_row(name, f"{weight:+.3f}")
+    calibration = Table("predicted churn", "observed churn", "observations", title="Calibration")
+    for part in model.calibration:
+        calibration.add_row(f"{part.predicted:.1%}", f"{part.observed:.1%}", f"{part.count:,}")
+    Console().print(weights, calibration)

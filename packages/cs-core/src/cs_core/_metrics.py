@@ -90,6 +90,8 @@ BUILTIN_METRICS: tuple[MetricDefinition, ...] = (
             "Months since the last won expansion opportunity (since becoming a customer if none)."),
     _metric("days_to_renewal", "days", _UP,
             "Days until the current contract's renewal date."),
+    _metric("churn_risk", "probability", _DOWN,
+            "Probability of churn within the horizon, from the newest fitted churn model."),
 )  # fmt: skip
 
 

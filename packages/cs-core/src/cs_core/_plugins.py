@@ -67,10 +67,11 @@ def plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
         if name.strip():
             manager.set_blocked(name.strip())
     # cs-core's own plugins import the scoring and command modules, which import this one.
-    from cs_core import _commands, _metric_values  # noqa: PLC0415
+    from cs_core import _churn_model, _commands, _metric_values  # noqa: PLC0415
 
     manager.register(_commands, name="cs_core")
     manager.register(_metric_values, name="cs_core.metrics")
+    manager.register(_churn_model, name="cs_core.churn_model")
     if load_entry_points:
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     manager.check_pending()

@@ -49,6 +49,7 @@ __all__ = [
     "AccountIdentity",
     "AccountToRescore",
     "Base",
+    "ChurnModelRow",
     "Contact",
     "Contract",
     "HealthHistory",
@@ -430,3 +431,15 @@ class AccountToRescore(Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
     )
     changed_at: Mapped[datetime]
+
+
+class ChurnModelRow(Base):
+    """A fitted churn-risk model; the newest one gives the ``churn_risk`` metric."""
+
+    __tablename__ = "churn_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    horizon_days: Mapped[int] = mapped_column(Integer)
+    model: Mapped[dict[str, Any]]
+    """Features, their means and scales, coefficients, and how well it fitted."""
