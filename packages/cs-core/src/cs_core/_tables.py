@@ -353,6 +353,7 @@ class HealthScoreRow(Base):
     measures: Mapped[dict[str, Any]]
     """Per measure name: ``[metric value, points]`` (``null`` where missing or skipped)."""
     as_of: Mapped[datetime]
+    """The as-of time of the run that last changed this score (unchanged scores keep theirs)."""
     run_id: Mapped[int] = mapped_column(ForeignKey("scoring_runs.id"))
 
 
