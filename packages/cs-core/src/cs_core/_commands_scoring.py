@@ -90,7 +90,11 @@ def print_run(summary: RunSummary) -> None:
         f"{summary.changed:,} changed, {summary.signals_opened:,} signals opened, "
         f"{summary.events:,} events"
     )
-    table = Table("tier", "accounts", title=f"Health after run {summary.run_id}")
+    if not summary.tiers:
+        return
+    table = Table(
+        "tier", "accounts", title=f"Health of the accounts scored in run {summary.run_id}"
+    )
     for tier, count in sorted(summary.tiers.items(), key=lambda item: -item[1]):
         table.add_row(tier, f"{count:,}")
     Console().print(table)
