@@ -18,6 +18,16 @@ from cs_core._scorecard_rules import builtin_scorecards
 __all__ = ["backtest_command", "churn_model"]
 
 pass_cli = click.make_pass_decorator(CLIContext)
+horizon_option = click.option(
+    "--horizon", default="90d", show_default=True, help="Days after each observation."
+)
+observation_option = click.option(
+    "--at",
+    "observed",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    multiple=True,
+    help="An observation day (repeatable)  [default: three days 30 days apart, horizons passed]",
+)
 
 
 def _horizon_days(text: str) -> int:
@@ -29,14 +39,8 @@ def _horizon_days(text: str) -> int:
 
 @click.command("backtest")
 @click.option("--scorecard", "scorecard_id", default="sop", show_default=True)
-@click.option("--horizon", default="90d", show_default=True, help="Days after each observation.")
-@click.option(
-    "--at",
-    "observed",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    multiple=True,
-    help="An observation day (repeatable)  [default: three days 30 days apart, horizons passed]",
-)
+@horizon_option
+@observation_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @pass_cli
 def backtest_command(
@@ -112,14 +116,8 @@ def churn_model() -> None:
 
 
 @churn_model.command("fit")
-@click.option("--horizon", default="90d", show_default=True, help="Days after each observation.")
-@click.option(
-    "--at",
-    "observed",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    multiple=True,
-    help="An observation day (repeatable)  [default: three days 30 days apart, horizons passed]",
-)
+@horizon_option
+@observation_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @pass_cli
 def fit(cli: CLIContext, horizon: str, observed: tuple[datetime, ...], as_json: bool) -> None:
