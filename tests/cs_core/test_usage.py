@@ -13,6 +13,7 @@ from cs_core import (
     DailyUsage,
     FeatureUsage,
     InvalidRecordError,
+    ProductFeature,
     Store,
     UsageDaily,
     UsageEventRecord,
@@ -141,3 +142,33 @@ def test_bad_aggregates_are_refused_whole(acme: Store) -> None:
         ("segment:acme", "features.x.users"),
     }
     assert rollups(acme) == ({}, {})
+
+
+def test_the_products_features_keep_their_first_and_last_day_of_use(acme: Store) -> None:
+    ref = AccountRef(source="segment", external_id="acme")
+
+    def use(feature: str, day: date) -> DailyUsage:
+        return DailyUsage(
+            account=ref,
+            day=day,
+            active_users=1,
+            events=1,
+            features={feature: FeatureUsage(events=1, users=1)},
+        )
+
+    first = DAY.date()
+    with acme.transaction() as session:
+        write_daily_usage(session, [use("export", first)])
+        write_daily_usage(session, [use("export", first - timedelta(days=9))])
+        write_daily_usage(session, [use("export", first + timedelta(days=3))])
+        write_daily_usage(session, [use("export", first)])  # inside the span: no change
+    acme.write([track("m1", "ann", "share", DAY + timedelta(days=5))])
+    with acme.transaction() as session:
+        spans = {
+            row.feature: (row.first_used, row.last_used)
+            for row in session.scalars(select(ProductFeature))
+        }
+    assert spans == {
+        "export": (first - timedelta(days=9), first + timedelta(days=3)),
+        "share": (first + timedelta(days=5), first + timedelta(days=5)),
+    }

@@ -36,6 +36,7 @@ from cs_core._tables import (
     Account,
     Contact,
     Opportunity,
+    ProductFeature,
     SurveyResponse,
     Ticket,
     UsageDaily,
@@ -155,9 +156,12 @@ def _days_since(last_active: Mapping[int, date], account_id: int, today: date) -
 def _features(session: Session, accounts: AccountRange, as_of: datetime) -> MetricValues:
     today = as_of.date()
     month_ago, week_ago = today - timedelta(days=30), today - timedelta(days=7)
+    # The product's features: those anyone used in the last 90 days (kept in a small table, so
+    # that each chunk need not scan every account's usage).
     product_features = session.scalar(
-        select(func.count(UsageFeatureDaily.feature.distinct())).where(
-            UsageFeatureDaily.day >= today - timedelta(days=90), UsageFeatureDaily.day < today
+        select(func.count()).where(
+            ProductFeature.last_used >= today - timedelta(days=90),
+            ProductFeature.first_used < today,
         )
     )
     rows = session.execute(

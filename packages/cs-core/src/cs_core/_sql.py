@@ -16,7 +16,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-__all__ = ["CHUNK_SIZE", "Epoch", "UtcDay", "bulk_upsert", "chunks"]
+__all__ = ["CHUNK_SIZE", "Epoch", "UtcDay", "bulk_upsert", "chunks", "dialect_insert"]
 
 _T = TypeVar("_T")
 
@@ -95,6 +95,16 @@ def _column_values(column: Column[Any], rows: Sequence[Mapping[str, Any]]) -> li
     if isinstance(column.type, JSON):
         return [None if row[column.name] is None else json.dumps(row[column.name]) for row in rows]
     return [row[column.name] for row in rows]
+
+
+def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` of the session's dialect, which knows ``ON CONFLICT``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for the {dialect} dialect")  # pragma: no cover
 
 
 def _on_conflict(

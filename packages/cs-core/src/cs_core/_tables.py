@@ -57,6 +57,7 @@ __all__ = [
     "HealthScoreRow",
     "Opportunity",
     "OutboxEvent",
+    "ProductFeature",
     "ScoringRun",
     "Signal",
     "SurveyResponse",
@@ -444,3 +445,17 @@ class ChurnModelRow(Base):
     horizon_days: Mapped[int] = mapped_column(Integer)
     model: Mapped[dict[str, Any]]
     """Features, their means and scales, coefficients, and how well it fitted."""
+
+
+class ProductFeature(Base):
+    """A feature (usage event name) of the product, and the days it was first and last used.
+
+    Kept up to date by the usage write paths, so that "share of the product's features" needs no
+    scan of every account's usage.
+    """
+
+    __tablename__ = "product_features"
+
+    feature: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_used: Mapped[date] = mapped_column(Date)
+    last_used: Mapped[date] = mapped_column(Date)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, tuple_
+from sqlalchemy import case, delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from cs_core._enums import UsageEventType
@@ -19,10 +19,16 @@ from cs_core._errors import FieldProblem, InvalidRecordError
 from cs_core._identity import account_ids
 from cs_core._records import AccountRef
 from cs_core._rescore import mark_for_rescoring
-from cs_core._sql import UtcDay, bulk_upsert
-from cs_core._tables import UsageDaily, UsageEvent, UsageFeatureDaily
+from cs_core._sql import UtcDay, bulk_upsert, dialect_insert
+from cs_core._tables import ProductFeature, UsageDaily, UsageEvent, UsageFeatureDaily
 
-__all__ = ["DailyUsage", "FeatureUsage", "refresh_usage_rollups", "write_daily_usage"]
+__all__ = [
+    "DailyUsage",
+    "FeatureUsage",
+    "note_product_features",
+    "refresh_usage_rollups",
+    "write_daily_usage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,40 @@ def write_daily_usage(session: Session, rows: Iterable[DailyUsage]) -> int:
         ("account_id", "day", "feature"),
         features,
     )
+    note_product_features(session, ((name, row.day) for row in batch for name in row.features))
     return len(batch)
+
+
+def note_product_features(session: Session, uses: Iterable[tuple[str, date]]) -> None:
+    """Widen each feature's first and last day of use to cover ``uses`` (one statement)."""
+    spans: dict[str, tuple[date, date]] = {}
+    for feature, day in uses:
+        first, last = spans.get(feature, (day, day))
+        spans[feature] = (min(first, day), max(last, day))
+    if not spans:
+        return
+    insert_ = dialect_insert(session, ProductFeature.__table__)  # type: ignore[arg-type]
+    new = insert_.excluded
+    statement = insert_.on_conflict_do_update(
+        index_elements=["feature"],
+        set_={
+            "first_used": case(
+                (new.first_used < ProductFeature.first_used, new.first_used),
+                else_=ProductFeature.first_used,
+            ),
+            "last_used": case(
+                (new.last_used > ProductFeature.last_used, new.last_used),
+                else_=ProductFeature.last_used,
+            ),
+        },
+    )
+    session.execute(
+        statement,
+        [
+            {"feature": feature, "first_used": first, "last_used": last}
+            for feature, (first, last) in sorted(spans.items())
+        ],
+    )
 
 
 def refresh_usage_rollups(session: Session, touched: set[tuple[int, datetime]]) -> None:
@@ -163,3 +202,9 @@ def refresh_usage_rollups(session: Session, touched: set[tuple[int, datetime]]) 
             .having(tuple_(UsageEvent.account_id, day).in_(wanted)),
         )
     )
+    used = session.execute(
+        select(UsageFeatureDaily.feature, UsageFeatureDaily.day)
+        .where(tuple_(UsageFeatureDaily.account_id, UsageFeatureDaily.day).in_(wanted))
+        .distinct()
+    )
+    note_product_features(session, ((feature, used_on) for feature, used_on in used))

@@ -1,4 +1,5 @@
-"""Health: scores and their history, runs, accounts to rescore, overrides, signals, churn models.
+"""Health: scores and their history, runs, rescoring marks, overrides, signals, churn models,
+and the product's features.
 
 Revision ID: 0002
 Revises: 0001
@@ -25,6 +26,13 @@ def upgrade() -> None:
         sa.Column("horizon_days", sa.Integer(), nullable=False),
         sa.Column("model", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_churn_models")),
+    )
+    op.create_table(
+        "product_features",
+        sa.Column("feature", sa.String(length=255), nullable=False),
+        sa.Column("first_used", sa.Date(), nullable=False),
+        sa.Column("last_used", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("feature", name=op.f("pk_product_features")),
     )
     op.create_table(
         "scoring_runs",
@@ -189,4 +197,5 @@ def downgrade() -> None:
     op.drop_table("health_history")
     op.drop_table("accounts_to_rescore")
     op.drop_table("scoring_runs")
+    op.drop_table("product_features")
     op.drop_table("churn_models")
