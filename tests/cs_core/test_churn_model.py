@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from cs_core import (
-    AccountRecord,
-    AccountRef,
-    ContractRecord,
     CSError,
-    DailyUsage,
     HealthScoreRow,
-    Record,
     Scorecard,
     ScorecardRule,
     ScorecardRules,
@@ -25,11 +20,11 @@ from cs_core import (
     latest_churn_model,
     save_churn_model,
     score_all,
-    write_daily_usage,
 )
 
 TODAY = datetime.now(UTC).date()
-OBSERVED = TODAY - timedelta(days=120)
+OBSERVED = TODAY - timedelta(days=120)  # the churn_history fixture's observation day
+Fill = Callable[[Sequence[float], Sequence[bool]], None]
 FEATURES = ("active_user_ratio", "nps")
 RISK_CARD = """
 id = "risk"
@@ -49,41 +44,13 @@ weight = 100
 """
 
 
-def fill(store: Store, adoption: list[float], churns: list[bool]) -> None:
-    records: list[Record] = []
-    usage: list[DailyUsage] = []
-    for index, (share, churned) in enumerate(zip(adoption, churns, strict=True)):
-        external_id = f"A{index}"
-        end = OBSERVED + timedelta(days=30) if churned else TODAY + timedelta(days=200)
-        records += [
-            AccountRecord(source="crm", external_id=external_id, name=external_id,
-                          segment="smb", lifecycle_stage="success", licensed_seats=20),
-            ContractRecord(source="crm", external_id=f"K{index}",
-                           account_external_id=external_id, start_date=end - timedelta(days=365),
-                           end_date=end, arr=Decimal(1000),
-                           status="expired" if churned else "active"),
-        ]  # fmt: skip
-        usage += [
-            DailyUsage(
-                account=AccountRef(source="crm", external_id=external_id),
-                day=OBSERVED - timedelta(days=ago),
-                active_users=round(20 * share),
-                events=50,
-            )
-            for ago in range(1, 31)
-        ]
-    store.write(records)
-    with store.transaction() as session:
-        write_daily_usage(session, usage)
-
-
 @pytest.fixture
-def history(store: Store) -> Store:
+def history(store: Store, churn_history: Fill) -> Store:
     rng = random.Random(3)
     adoption = [rng.uniform(0.05, 0.95) for _ in range(300)]
     # Churn is likelier the lower the adoption, but not certain either way.
     churns = [rng.random() < 0.9 - share for share in adoption]
-    fill(store, adoption, churns)
+    churn_history(adoption, churns)
     return store
 
 
@@ -133,8 +100,10 @@ def test_a_stored_model_gives_the_churn_risk_metric(history: Store) -> None:
     assert rows[riskiest].score == min(row.score or 0 for row in rows.values())
 
 
-def test_fitting_needs_both_outcomes_and_computed_features(store: Store) -> None:
-    fill(store, [0.5, 0.6], [False, False])
+def test_fitting_needs_both_outcomes_and_computed_features(
+    store: Store, churn_history: Fill
+) -> None:
+    churn_history([0.5, 0.6], [False, False])
     with pytest.raises(CSError, match="needs churners and non-churners"):
         fit_churn_model(store, features=FEATURES, observation_dates=[OBSERVED])
     with pytest.raises(CSError, match="cannot fit on qbr_attended"):
