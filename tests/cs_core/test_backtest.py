@@ -26,7 +26,8 @@ def test_auc_is_high_when_churn_follows_low_usage(store: Store, churn_history: F
     rng = random.Random(7)
     adoption = [rng.uniform(0.1, 0.95) for _ in range(150)]
     churn_history(adoption, [share < 0.4 for share in adoption])
-    report = backtest(store, SOP, horizon_days=90, observation_dates=[OBSERVED])
+    report = backtest(store, SOP, horizon_days=90, observation_dates=[OBSERVED, OBSERVED])
+    assert report.observation_dates == (OBSERVED,)  # a day given twice is observed once
     assert report.observations == 150
     assert report.churned == sum(share < 0.4 for share in adoption)
     assert report.auc is not None

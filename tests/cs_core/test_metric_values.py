@@ -235,5 +235,8 @@ def test_relationship_and_commercial_metrics(metrics: dict[str, float | None]) -
 
 
 def test_as_of_must_be_aware(store: Store) -> None:
-    with store.transaction() as session, pytest.raises(ValueError, match="timezone-aware"):
+    with (
+        store.transaction() as session,
+        pytest.raises(ValueError, match=r"as_of 2026-01-01T00:00:00 has no timezone"),
+    ):
         compute_metrics(session, AccountRange(1, 1), datetime(2026, 1, 1))  # noqa: DTZ001

@@ -9,6 +9,7 @@ import pytest
 from cs_core import (
     AccountRecord,
     CSError,
+    InvalidArgumentError,
     Store,
     clear_override,
     effective_health,
@@ -101,3 +102,18 @@ def test_override_rates_per_scorecard(scored: Store) -> None:
             for rate in override_rates(session, now=LATER)
         }
     assert rates == {"onboarding": (1, 1, 1.0), "sop": (3, 1, 1 / 3)}
+
+
+def test_times_without_a_timezone_and_anonymous_clearing_are_refused(scored: Store) -> None:
+    naive = datetime(2026, 11, 1, 12)  # noqa: DTZ001 - the mistake under test
+    with scored.transaction() as session:
+        with pytest.raises(InvalidArgumentError, match="now 2026-11-01T12:00:00 has no timezone"):
+            override_health(session, 1, 50, author="ann", reason="why", now=naive)
+        with pytest.raises(
+            InvalidArgumentError, match=r"expires_at 2026-11-01T12:00:00 has no timezone"
+        ):
+            override_health(session, 1, 50, author="ann", reason="why", expires_at=naive)
+        override_health(session, 1, 50, author="ann", reason="why", now=LATER)
+        with pytest.raises(CSError, match="clearing an override needs an author"):
+            clear_override(session, 1, author=" ", now=LATER)
+        assert effective_health(session, 1, now=LATER).overridden

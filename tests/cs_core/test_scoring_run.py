@@ -17,8 +17,10 @@ from cs_core import (
     DemoOptions,
     HealthHistory,
     HealthScoreRow,
+    InvalidArgumentError,
     ScorecardRule,
     ScorecardRules,
+    ScoringRun,
     Store,
     TicketRecord,
     builtin_scorecards,
@@ -209,3 +211,10 @@ def snapshot(store: Store) -> dict[int, tuple[float | None, str | None]]:
         return {
             row.account_id: (row.score, row.tier) for row in session.scalars(select(HealthScoreRow))
         }
+
+
+def test_an_as_of_without_a_timezone_is_refused(store: Store) -> None:
+    with pytest.raises(InvalidArgumentError, match="as_of 2026-11-01T00:00:00 has no timezone"):
+        score_all(store, as_of=datetime(2026, 11, 1))  # noqa: DTZ001 - the mistake under test
+    with store.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(ScoringRun)) == 0

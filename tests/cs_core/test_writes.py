@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -36,6 +36,20 @@ NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 def acct(external_id: str, source: str = "crm", **fields: object) -> AccountRecord:
     defaults: dict[str, object] = {"name": f"Account {external_id}", "segment": "smb"}
     return AccountRecord(source=source, external_id=external_id, **(defaults | fields))
+
+
+def raw_account(external_id: str, **fields: object) -> Account:
+    """An account row added straight to the session, bypassing the records' validation."""
+    defaults: dict[str, object] = {
+        "name": external_id,
+        "segment": "smb",
+        "currency": "USD",
+        "lifecycle_stage": "onboarding",
+        "usage_limits": {},
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return Account(source="raw", external_id=external_id, **(defaults | fields))
 
 
 @contextmanager
@@ -293,20 +307,7 @@ def test_pending_records_can_be_resolved_explicitly(store: Store) -> None:
     # Accounts written by other means than write_records (a bulk import, SQL) are picked up too.
     store.write([ContactRecord(source="zd", external_id="U1", email="eve@raw.example.com")])
     with store.transaction() as session:
-        session.add(
-            Account(
-                source="raw",
-                external_id="R",
-                name="Raw",
-                domain="raw.example.com",
-                segment="smb",
-                currency="USD",
-                lifecycle_stage="onboarding",
-                usage_limits={},
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
+        session.add(raw_account("R", domain="raw.example.com"))
         session.flush()
         assert resolve_pending_accounts(session) == 1
         assert session.scalars(select(Contact.account_id)).one() is not None
@@ -338,18 +339,5 @@ def test_a_failing_batch_leaves_the_store_unchanged(store: Store) -> None:
 def test_constraints_back_the_records_validation(store: Store) -> None:
     # Rows that bypass the pydantic records still cannot break the domain's rules.
     with pytest.raises(IntegrityError), store.transaction() as session:
-        session.add(
-            Account(
-                source="raw",
-                external_id="neg",
-                name="Negative",
-                segment="smb",
-                currency="USD",
-                lifecycle_stage="onboarding",
-                usage_limits={},
-                arr=Decimal("-1"),
-                created_at=NOW,
-                updated_at=NOW + timedelta(seconds=1),
-            )
-        )
+        session.add(raw_account("neg", arr=Decimal("-1")))
     assert count_rows(store, Account) == 0

@@ -42,6 +42,7 @@ from cs_core._errors import (
     ConfigurationError,
     CSError,
     FieldProblem,
+    InvalidArgumentError,
     InvalidRecordError,
     StoreNotReadyError,
 )
@@ -172,6 +173,7 @@ __all__ = [
     "HealthScoreRow",
     "HealthTrend",
     "HookSpecs",
+    "InvalidArgumentError",
     "InvalidRecordError",
     "Lever",
     "LifecycleStage",

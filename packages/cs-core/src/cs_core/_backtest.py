@@ -181,7 +181,7 @@ def observation_days(horizon_days: int, days: Sequence[date] | None) -> tuple[da
         raise CSError(f"the horizon is at least 1 day, not {horizon_days}")
     today = datetime.now(UTC).date()
     chosen = tuple(
-        sorted(days or [today - timedelta(days=horizon_days + 30 * step) for step in range(3)])
+        sorted(set(days or [today - timedelta(days=horizon_days + 30 * step) for step in range(3)]))
     )
     late = [day for day in chosen if day + timedelta(days=horizon_days) > today]
     if late:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from cs_core._metric_values import AccountRange, MetricValues, compute_metrics
 from cs_core._metrics import BUILTIN_METRICS
 from cs_core._store import Store
 from cs_core._tables import ChurnModelRow
+from cs_core._types import utc_moment
 
 __all__ = [
     "DEFAULT_CHURN_FEATURES",
@@ -123,7 +124,7 @@ def fit_churn_model(
             f"cannot fit on {', '.join(unknown) or 'no features'}: choose among the computed "
             f"metrics {', '.join(sorted(registry.providers))}"
         )
-    names = tuple(features)
+    names = tuple(dict.fromkeys(features))
     rows: list[list[float]] = []
     labels: list[float] = []
     for observation in observe(
@@ -200,7 +201,7 @@ def _calibration(predicted: np.ndarray, y: np.ndarray) -> tuple[CalibrationBin, 
 def save_churn_model(session: Session, model: ChurnModel, *, now: datetime | None = None) -> int:
     """Store ``model``; the newest stored model provides ``churn_risk``. Returns its id."""
     row = ChurnModelRow(
-        created_at=now or datetime.now(UTC), horizon_days=model.horizon_days, model=model.to_json()
+        created_at=utc_moment(now, "now"), horizon_days=model.horizon_days, model=model.to_json()
     )
     session.add(row)
     session.flush()

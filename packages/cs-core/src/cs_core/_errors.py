@@ -13,6 +13,7 @@ __all__ = [
     "CSError",
     "ConfigurationError",
     "FieldProblem",
+    "InvalidArgumentError",
     "InvalidRecordError",
     "StoreNotReadyError",
 ]
@@ -24,6 +25,10 @@ class CSError(Exception):
 
 class ConfigurationError(CSError):
     """A setting (an environment variable, an option, a file) cannot be used as given."""
+
+
+class InvalidArgumentError(CSError, ValueError):
+    """An argument a function cannot use as given, such as a datetime without a timezone."""
 
 
 class StoreNotReadyError(CSError):

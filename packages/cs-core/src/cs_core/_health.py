@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cs_core._errors import CSError
 from cs_core._tables import HealthHistory
+from cs_core._types import utc_moment
 
 __all__ = ["HealthChange", "HealthTrend", "health_history", "health_trend"]
 
@@ -71,6 +72,7 @@ def health_trend(session: Session, account_id: int, *, days: int, as_of: datetim
     """The change of the account's score over the ``days`` before ``as_of`` (7, 30, 90 …)."""
     if days < 1:
         raise CSError(f"a trend window is at least 1 day, not {days}")
+    as_of = utc_moment(as_of, "as_of")
 
     def score_at(moment: datetime) -> float | None:
         return session.scalar(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -42,6 +42,7 @@ from cs_core._tables import (
     UsageDaily,
     UsageFeatureDaily,
 )
+from cs_core._types import utc_moment
 
 __all__ = [
     "METRIC_PROVIDERS",
@@ -391,9 +392,7 @@ def compute_metrics(
     providers: Iterable[Provider] | None = None,
 ) -> MetricValues:
     """Every metric of ``providers`` (default: the built-ins) for the accounts in range."""
-    if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
-    moment = as_of.astimezone(UTC)
+    moment = utc_moment(as_of, "as_of")
     values: MetricValues = defaultdict(dict)
     for provider in METRIC_PROVIDERS if providers is None else providers:
         for account_id, metrics in provider(session, accounts, moment).items():

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from cs_core._errors import CSError
 from cs_core._tables import OutboxEvent
+from cs_core._types import utc_moment
 
 __all__ = ["OUTBOX_LOCK", "DomainEvent", "NewEvent", "append_event", "append_events", "read_events"]
 
@@ -86,7 +87,7 @@ def append_events(
         return []
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(OUTBOX_LOCK)))
-    moment = now or datetime.now(UTC)
+    moment = utc_moment(now, "now")
     rows = [
         {
             "type": event.type,

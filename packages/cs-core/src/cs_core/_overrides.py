@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from cs_core._outbox import append_event
 from cs_core._scorecard import Scorecard
 from cs_core._scorecard_rules import builtin_scorecards
 from cs_core._tables import HealthOverride, HealthScoreRow
+from cs_core._types import utc_moment
 
 __all__ = [
     "EffectiveHealth",
@@ -98,7 +99,9 @@ def override_health(
     override is counted against that scorecard. A new override replaces the one in force.
     Appends a ``health.overridden`` event.
     """
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc_moment(now, "now")
+    if expires_at is not None:
+        expires_at = utc_moment(expires_at, "expires_at")
     if not 0 <= score <= 100:
         raise CSError(f"an override score is from 0 to 100, not {score:g}")
     if not reason.strip():
@@ -154,11 +157,13 @@ def clear_override(
     session: Session, account_id: int, *, author: str, now: datetime | None = None
 ) -> HealthOverride:
     """End the override in force; the computed score counts again."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc_moment(now, "now")
+    if not author.strip():
+        raise CSError("clearing an override needs an author: who decided it")
     active = _active(session, account_id, moment)
     if active is None:
         raise CSError(f"account {account_id} has no override in force")
-    active.cleared_at, active.cleared_by = moment, author.strip() or "unknown"
+    active.cleared_at, active.cleared_by = moment, author.strip()
     append_event(
         session,
         "health.override_cleared",
@@ -173,7 +178,7 @@ def effective_health(
     session: Session, account_id: int, *, now: datetime | None = None
 ) -> EffectiveHealth:
     """The account's health as it counts now: the override in force, else the computed score."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc_moment(now, "now")
     computed = session.get(HealthScoreRow, account_id)
     return EffectiveHealth(
         computed_score=None if computed is None else computed.score,
@@ -184,7 +189,7 @@ def effective_health(
 
 def override_rates(session: Session, *, now: datetime | None = None) -> list[OverrideRate]:
     """Per scorecard, the share of its accounts whose health is overridden now."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc_moment(now, "now")
     scored = dict(
         session.execute(
             select(HealthScoreRow.scorecard_id, func.count()).group_by(HealthScoreRow.scorecard_id)

@@ -38,6 +38,7 @@ from cs_core._tables import (
     ScoringRun,
     Signal,
 )
+from cs_core._types import utc_moment
 
 __all__ = ["RunSummary", "score_all"]
 
@@ -88,7 +89,7 @@ def score_all(
     (every write path marks them); at the same as-of time it ends where a full run would. When
     a scorecard changed since the last run, every account needs rescoring, and the run is full.
     """
-    moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+    moment = utc_moment(as_of, "as_of")
     cards = dict(scorecards) if scorecards is not None else builtin_scorecards()
     chosen = rules or ScorecardRules.default()
     chosen.check_scorecards(cards)

@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
+from cs_core._errors import InvalidArgumentError
+
 __all__ = [
     "CurrencyCode",
     "Domain",
@@ -17,12 +19,24 @@ __all__ = [
     "NonNegativeInt",
     "SourceName",
     "UtcDatetime",
+    "utc_moment",
 ]
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def utc_moment(value: datetime | None, name: str) -> datetime:
+    """``value`` in UTC (``None``: now); a datetime without a timezone is refused, not guessed."""
+    if value is None:
+        return datetime.now(UTC)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidArgumentError(
+            f"{name} {value.isoformat()} has no timezone: give one, as datetime(..., tzinfo=UTC)"
+        )
     return value.astimezone(UTC)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, case, func, select, tuple_, update
@@ -43,6 +43,7 @@ from cs_core._tables import (
     Ticket,
     UsageEvent,
 )
+from cs_core._types import utc_moment
 from cs_core._usage import refresh_usage_rollups
 
 __all__ = ["WriteResult", "resolve_pending_accounts", "write_records"]
@@ -96,7 +97,7 @@ def write_records(
     when a record cannot be stored (an unknown ``same_as`` account); the caller's transaction is
     then to be rolled back, which :meth:`Store.transaction` does.
     """
-    moment = now or datetime.now(UTC)
+    moment = utc_moment(now, "now")
     by_kind: dict[type[Record], dict[Key, Record]] = defaultdict(dict)
     for record in records:
         if type(record) not in _ORDER:
