@@ -1,9 +1,10 @@
-"""What the ``cs`` commands share: the context object and JSON output."""
+"""What the ``cs`` commands share: the context object, common options and JSON output."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ import pluggy
 
 from cs_core._store import Store
 
-__all__ = ["CLIContext", "emit_json"]
+__all__ = ["CLIContext", "as_of_option", "emit_json", "json_option", "moment", "pass_cli"]
 
 
 @dataclass
@@ -29,3 +30,21 @@ class CLIContext:
 def emit_json(value: Any) -> None:
     """Print ``value`` as one JSON document, for ``--json`` output."""
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+pass_cli = click.make_pass_decorator(CLIContext)
+"""Hands a command the :class:`CLIContext`."""
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+as_of_option = click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="As of this UTC day or time, from the data stored up to it  [default: now]",
+)
+
+
+def moment(as_of: datetime | None) -> datetime:
+    """An ``--as-of`` value (read as UTC) as an aware datetime; ``None`` is now."""
+    return datetime.now(UTC) if as_of is None else as_of.replace(tzinfo=UTC)

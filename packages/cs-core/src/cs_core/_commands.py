@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from cs_core._cli_context import CLIContext, emit_json
+from cs_core._cli_context import CLIContext, emit_json, json_option, pass_cli
 from cs_core._commands_backtest import backtest_command, churn_model
 from cs_core._commands_overrides import override
 from cs_core._commands_scoring import explain, print_run, run_json, score
+from cs_core._commands_support import sla
 from cs_core._demo import DemoOptions
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._markers import RegisterCommand, hookimpl
@@ -23,9 +24,6 @@ from cs_core._scoring_run import RunSummary, score_all
 from cs_core._store import Store
 
 __all__ = ["cs_register_commands"]
-
-pass_cli = click.make_pass_decorator(CLIContext)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 
 @hookimpl
@@ -39,6 +37,7 @@ def cs_register_commands(register: RegisterCommand) -> None:
     register(override)
     register(backtest_command)
     register(churn_model)
+    register(sla)
 
 
 @click.group()

@@ -11,13 +11,12 @@ from rich.table import Table
 
 from cs_core._backtest import BacktestReport, backtest
 from cs_core._churn_model import ChurnModel, fit_churn_model, save_churn_model
-from cs_core._cli_context import CLIContext, emit_json
+from cs_core._cli_context import CLIContext, emit_json, json_option, pass_cli
 from cs_core._errors import CSError
 from cs_core._scorecard_rules import builtin_scorecards
 
 __all__ = ["backtest_command", "churn_model"]
 
-pass_cli = click.make_pass_decorator(CLIContext)
 horizon_option = click.option(
     "--horizon", default="90d", show_default=True, help="Days after each observation."
 )
@@ -41,7 +40,7 @@ def _horizon_days(text: str) -> int:
 @click.option("--scorecard", "scorecard_id", default="sop", show_default=True)
 @horizon_option
 @observation_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option
 @pass_cli
 def backtest_command(
     cli: CLIContext,
@@ -118,7 +117,7 @@ def churn_model() -> None:
 @churn_model.command("fit")
 @horizon_option
 @observation_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option
 @pass_cli
 def fit(cli: CLIContext, horizon: str, observed: tuple[datetime, ...], as_json: bool) -> None:
     """Fit a logistic regression on past observations, store it, and report its fit."""

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cs_core._cli_context import CLIContext, emit_json
+from cs_core._cli_context import CLIContext, emit_json, json_option, pass_cli
 from cs_core._commands_scoring import find_account
 from cs_core._errors import CSError
 from cs_core._overrides import (
@@ -20,7 +20,6 @@ from cs_core._overrides import (
 
 __all__ = ["override"]
 
-pass_cli = click.make_pass_decorator(CLIContext)
 account_argument = click.argument("external_id")
 source_option = click.option(
     "--source", default="demo", show_default=True, help="The source of EXTERNAL_ID."
@@ -88,7 +87,7 @@ def clear(cli: CLIContext, external_id: str, source: str, author: str) -> None:
 
 
 @override.command("rates")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option
 @pass_cli
 def rates(cli: CLIContext, as_json: bool) -> None:
     """How often each scorecard's scores are overridden: if often, the model is wrong."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 from rich.console import Console
@@ -11,7 +11,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cs_core._cli_context import CLIContext, emit_json
+from cs_core._cli_context import CLIContext, as_of_option, emit_json, json_option, moment, pass_cli
 from cs_core._errors import CSError
 from cs_core._identity import account_ids
 from cs_core._metric_registry import installed_metrics
@@ -24,14 +24,6 @@ from cs_core._tables import Account
 
 __all__ = ["explain", "find_account", "print_run", "run_json", "score"]
 
-pass_cli = click.make_pass_decorator(CLIContext)
-as_of_option = click.option(
-    "--as-of",
-    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    default=None,
-    help="Score as of this UTC day or time, from the data stored up to it  [default: now]",
-)
-
 
 def find_account(session: Session, source: str, external_id: str) -> int:
     """The store's id of the account ``source:external_id``, or a clear error."""
@@ -42,23 +34,19 @@ def find_account(session: Session, source: str, external_id: str) -> int:
     return found
 
 
-def _moment(as_of: datetime | None) -> datetime:
-    return datetime.now(UTC) if as_of is None else as_of.replace(tzinfo=UTC)
-
-
 @click.command()
 @as_of_option
 @click.option(
     "--incremental", is_flag=True, help="Only the accounts whose data changed since scored."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option
 @pass_cli
 def score(cli: CLIContext, as_of: datetime | None, incremental: bool, as_json: bool) -> None:
     """Score every account; record and announce the scores that changed."""
     store = cli.store()
     store.check_ready()
     if as_json:
-        summary = score_all(store, as_of=_moment(as_of), incremental=incremental)
+        summary = score_all(store, as_of=moment(as_of), incremental=incremental)
         emit_json(run_json(summary))
         return
     with store.transaction() as session:
@@ -74,7 +62,7 @@ def score(cli: CLIContext, as_of: datetime | None, incremental: bool, as_json: b
         task = progress.add_task("Scoring accounts", total=total)
         summary = score_all(
             store,
-            as_of=_moment(as_of),
+            as_of=moment(as_of),
             incremental=incremental,
             on_progress=lambda done: progress.update(task, completed=done),
         )
@@ -120,7 +108,7 @@ def run_json(summary: RunSummary) -> dict[str, object]:
 @click.argument("external_id")
 @click.option("--source", default="demo", show_default=True, help="The source of EXTERNAL_ID.")
 @as_of_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option
 @pass_cli
 def explain(
     cli: CLIContext, external_id: str, source: str, as_of: datetime | None, as_json: bool
@@ -128,7 +116,7 @@ def explain(
     """Score one account now (or as of a day) and explain the score."""
     store = cli.store()
     store.check_ready()
-    moment = _moment(as_of)
+    when = moment(as_of)
     with store.transaction() as session:
         found = find_account(session, source, external_id)
         ref = AccountRef(source=source, external_id=external_id)
@@ -137,8 +125,8 @@ def explain(
         ).one()
         card = builtin_scorecards()[ScorecardRules.default().choose(segment, stage)]
         providers = installed_metrics().providers_for(card.metrics)
-        values = compute_metrics(session, AccountRange(found, found), moment, providers)
-    health = score_account(card, values.get(found, {}), as_of=moment)
+        values = compute_metrics(session, AccountRange(found, found), when, providers)
+    health = score_account(card, values.get(found, {}), as_of=when)
     if as_json:
         emit_json(
             {

@@ -379,6 +379,7 @@ class _Account:
                 else None,
                 solved_at=solved if is_solved else None,
                 satisfaction=satisfaction,
+                replies=rng.choice((1, 1, 1, 2, 2, 3, 4)) if is_solved else None,
             )
 
     def surveys(self) -> Iterator[SurveyResponseRecord]:

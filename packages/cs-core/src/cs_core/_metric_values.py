@@ -31,6 +31,7 @@ from cs_core._enums import (
 )
 from cs_core._markers import MetricProvider, RegisterMetric, hookimpl
 from cs_core._metrics import BUILTIN_METRICS
+from cs_core._policies import load_policies
 from cs_core._sql import Epoch
 from cs_core._tables import (
     Account,
@@ -46,7 +47,6 @@ from cs_core._types import utc_moment
 
 __all__ = [
     "METRIC_PROVIDERS",
-    "SLA_HOURS",
     "WORKFLOW_FEATURE",
     "AccountRange",
     "MetricValues",
@@ -59,14 +59,6 @@ MetricValues = dict[int, dict[str, float | None]]
 
 WORKFLOW_FEATURE = "workflow_run"
 """The usage feature (event name) that counts as an automated workflow running."""
-
-SLA_HOURS: Mapping[TicketPriority, tuple[float, float]] = {
-    TicketPriority.P1: (1, 4),
-    TicketPriority.P2: (4, 24),
-    TicketPriority.P3: (24, 72),
-    TicketPriority.P4: (72, 168),
-}
-"""First response and resolution targets per priority, in hours (SOP-002)."""
 
 _DAYS_PER_MONTH = 30.4375
 
@@ -207,11 +199,13 @@ def _tickets(session: Session, accounts: AccountRange, as_of: datetime) -> Metri
         case((Ticket.first_response_at <= as_of, Epoch(Ticket.first_response_at))), now
     )
     solved = func.coalesce(case((Ticket.solved_at <= as_of, Epoch(Ticket.solved_at))), now)
+    # The targets of the policies in force (CS_POLICIES), as the SLA check measures them.
+    targets = load_policies().support.sla
     response_target = case(
-        *((Ticket.priority == p, hours[0] * 3600) for p, hours in SLA_HOURS.items())
+        *((Ticket.priority == p, t.first_response.total_seconds()) for p, t in targets.items())
     )
     resolution_target = case(
-        *((Ticket.priority == p, hours[1] * 3600) for p, hours in SLA_HOURS.items())
+        *((Ticket.priority == p, t.resolution.total_seconds()) for p, t in targets.items())
     )
     recent = Ticket.opened_at > quarter_ago
     last_month = Ticket.opened_at > as_of - timedelta(days=30)

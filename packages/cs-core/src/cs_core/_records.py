@@ -230,6 +230,9 @@ class TicketRecord(AccountOwnedRecord):
     first_response_at: UtcDatetime | None = None
     solved_at: UtcDatetime | None = None
     satisfaction: TicketSatisfaction | None = None
+    replies: NonNegativeInt | None = None
+    """Agent replies the ticket took (Zendesk's ``ticket_metrics.replies``): one reply that
+    solved it is a first-contact resolution."""
 
     @property
     def resolution_email(self) -> str | None:

@@ -1,4 +1,5 @@
-"""Where the store lives: ``CS_DATABASE_URL``, or a SQLite file in the user's data folder."""
+"""cs-core's settings: where the store lives (``CS_DATABASE_URL``, else a SQLite file in the user's
+data folder) and which policies file to use (``CS_POLICIES``)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     """``sqlite:///path/to/cs.db`` or ``postgresql://user@host:5432/db``."""
+
+    policies: Path | None = None
+    """A TOML file of policies (SLAs, renewal tracks) laid over the shipped defaults."""
 
 
 def resolve_database_url(url: str | None = None) -> URL:

@@ -62,6 +62,7 @@ __all__ = [
     "Signal",
     "SurveyResponse",
     "Ticket",
+    "TicketEscalation",
     "UsageDaily",
     "UsageEvent",
     "UsageFeatureDaily",
@@ -240,6 +241,7 @@ class Ticket(_AccountOwned, Base):
     satisfaction: Mapped[TicketSatisfaction | None] = mapped_column(
         enum_column(TicketSatisfaction, "satisfaction")
     )
+    replies: Mapped[int | None] = mapped_column(Integer)
 
 
 class UsageEvent(_AccountOwned, Base):
@@ -418,6 +420,24 @@ class Signal(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class TicketEscalation(Base):
+    """A ticket's move up the escalation path, stamped with when the breach behind it happened."""
+
+    __tablename__ = "ticket_escalations"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level_name: Mapped[str] = mapped_column(String(63))
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(32))
+    escalated_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
 
 
 class AccountToRescore(Base):

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 
 from cs_core._errors import InvalidArgumentError
 
 __all__ = [
     "CurrencyCode",
     "Domain",
+    "Duration",
     "ExternalId",
     "Money",
     "NonNegativeInt",
     "SourceName",
     "UtcDatetime",
+    "parse_duration",
     "utc_moment",
 ]
 
@@ -38,6 +40,24 @@ def utc_moment(value: datetime | None, name: str) -> datetime:
             f"{name} {value.isoformat()} has no timezone: give one, as datetime(..., tzinfo=UTC)"
         )
     return value.astimezone(UTC)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|w)\s*$")
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str, name: str = "duration") -> timedelta:
+    """``"30m"``, ``"4h"``, ``"3d"`` or ``"2w"`` as a timedelta; anything else is refused."""
+    match = _DURATION.match(text.lower())
+    if match is None:
+        raise InvalidArgumentError(
+            f"{name} {text!r} is not a duration: give a number and a unit, as 30m, 4h, 3d or 2w"
+        )
+    return timedelta(**{_DURATION_UNITS[match[2]]: float(match[1])})
+
+
+def _duration(value: object) -> object:
+    return parse_duration(value) if isinstance(value, str) else value
 
 
 def _check_cents(value: Decimal) -> Decimal:
@@ -81,3 +101,6 @@ Domain = Annotated[str, AfterValidator(_check_domain)]
 """A lower-case domain name without scheme or ``www.`` prefix."""
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), Field(gt=timedelta(0))]
+"""A positive length of time, written ``"30m"``, ``"4h"``, ``"3d"`` or ``"2w"``."""
