@@ -48,6 +48,7 @@ from cs_core._errors import (
 )
 from cs_core._health import HealthChange, HealthTrend, health_history, health_trend
 from cs_core._identity import account_ids
+from cs_core._kpis import KpiReport, PortfolioRow, compute_kpis, kpis_by, portfolio
 from cs_core._markers import (
     ENTRY_POINT_GROUP,
     MetricProvider,
@@ -68,6 +69,7 @@ from cs_core._overrides import (
     override_health,
     override_rates,
 )
+from cs_core._period import Period
 from cs_core._plugins import HookSpecs, plugin_manager
 from cs_core._policies import (
     EscalationPath,
@@ -198,6 +200,7 @@ __all__ = [
     "HookSpecs",
     "InvalidArgumentError",
     "InvalidRecordError",
+    "KpiReport",
     "Lever",
     "LifecycleStage",
     "LinearScale",
@@ -217,7 +220,9 @@ __all__ = [
     "OpportunityType",
     "OutboxEvent",
     "OverrideRate",
+    "Period",
     "Policies",
+    "PortfolioRow",
     "ProductFeature",
     "ProductLine",
     "Record",
@@ -272,6 +277,7 @@ __all__ = [
     "check_slas",
     "churn_dates",
     "clear_override",
+    "compute_kpis",
     "compute_metrics",
     "default_database_path",
     "detect_signals",
@@ -284,6 +290,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "installed_metrics",
+    "kpis_by",
     "latest_churn_model",
     "load_demo",
     "load_policies",
@@ -296,6 +303,7 @@ __all__ = [
     "override_rates",
     "parse_records",
     "plugin_manager",
+    "portfolio",
     "read_events",
     "refresh_usage_rollups",
     "resolve_database_url",

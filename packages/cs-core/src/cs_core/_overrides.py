@@ -26,6 +26,7 @@ __all__ = [
     "OverrideRate",
     "clear_override",
     "effective_health",
+    "in_force",
     "override_health",
     "override_rates",
 ]
@@ -65,7 +66,8 @@ class OverrideRate:
         return self.overridden / self.accounts if self.accounts else 0.0
 
 
-def _in_force(moment: datetime) -> ColumnElement[bool]:
+def in_force(moment: datetime) -> ColumnElement[bool]:
+    """SQL: the override is in force at ``moment`` (not cleared, begun, not expired)."""
     return (
         HealthOverride.cleared_at.is_(None)
         & (HealthOverride.created_at <= moment)
@@ -76,7 +78,7 @@ def _in_force(moment: datetime) -> ColumnElement[bool]:
 def _active(session: Session, account_id: int, moment: datetime) -> HealthOverride | None:
     return session.scalars(
         select(HealthOverride)
-        .where(HealthOverride.account_id == account_id, _in_force(moment))
+        .where(HealthOverride.account_id == account_id, in_force(moment))
         .order_by(HealthOverride.created_at.desc(), HealthOverride.id.desc())
         .limit(1)
     ).first()
@@ -199,7 +201,7 @@ def override_rates(session: Session, *, now: datetime | None = None) -> list[Ove
         session.execute(
             select(HealthScoreRow.scorecard_id, func.count(HealthOverride.account_id.distinct()))
             .join(HealthOverride, HealthOverride.account_id == HealthScoreRow.account_id)
-            .where(_in_force(moment))
+            .where(in_force(moment))
             .group_by(HealthScoreRow.scorecard_id)
         ).all()
     )
