@@ -1,4 +1,5 @@
-"""Fixtures for cs-core's tests: a churn history whose outcomes a test chooses."""
+"""Fixtures for cs-core's tests: a churn history whose outcomes a test chooses, and stored
+health written directly, for tests of what reads it."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm import Session
 
 from cs_core import (
     AccountRecord,
     AccountRef,
     ContractRecord,
     DailyUsage,
+    HealthHistory,
+    HealthScoreRow,
     Record,
+    ScoringRun,
     Store,
+    account_ids,
     write_daily_usage,
 )
 
@@ -59,3 +65,24 @@ def churn_history(store: Store) -> ChurnHistory:
             write_daily_usage(session, usage)
 
     return fill
+
+
+def account_id(session: Session, external_id: str, source: str = "crm") -> int:
+    """The store's id of the account ``source:external_id``."""
+    ref = AccountRef(source=source, external_id=external_id)
+    return account_ids(session, [ref])[ref]
+
+
+def record_health(
+    session: Session, account: int, as_of: datetime, tier: str, *, latest: bool = False
+) -> None:
+    """Append a health history row of ``tier`` at ``as_of`` (and make it the latest score)."""
+    run = ScoringRun(kind="full", as_of=as_of, started_at=as_of, accounts=1, changed=1, events=0)
+    session.add(run)
+    session.flush()
+    fields = {"account_id": account, "run_id": run.id, "as_of": as_of, "scorecard_id": "sop",
+              "scorecard_version": 1, "scorecard_fingerprint": "f", "score": 50.0, "tier": tier,
+              "measures": {}}  # fmt: skip
+    session.add(HealthHistory(**fields, cause="customer"))
+    if latest:
+        session.merge(HealthScoreRow(**fields))

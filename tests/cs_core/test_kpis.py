@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy.orm import Session
 
 from cs_core import (
     AccountRecord,
@@ -15,21 +14,19 @@ from cs_core import (
     ContractRecord,
     DailyUsage,
     FeatureUsage,
-    HealthHistory,
-    HealthScoreRow,
     InvalidArgumentError,
     OpportunityRecord,
     Period,
-    ScoringRun,
     Store,
     SurveyResponseRecord,
     TicketRecord,
-    account_ids,
     compute_kpis,
     kpis_by,
     portfolio,
     write_daily_usage,
 )
+
+from .conftest import account_id, record_health
 
 Q3 = Period.parse("2026-Q3")
 
@@ -112,32 +109,17 @@ def book(store: Store) -> Store:
     ]  # fmt: skip
     with store.transaction() as session:
         write_daily_usage(session, usage)
-        run = ScoringRun(kind="full", as_of=at("2026-07-01"), started_at=at("2026-07-01"),
-                         accounts=5, changed=5, events=0)  # fmt: skip
-        session.add(run)
-        session.flush()
-        by_key = {key: _account_id(session, key) for key in "ABCDE"}
+        ids = {key: account_id(session, key) for key in "ABCD"}
         for key, day, tier in [
             ("A", "2026-08-01", "Green"),
             ("A", "2026-09-01", "Red"),
             ("B", "2026-07-05", "Yellow"),
             ("C", "2026-10-05", "Green"),
         ]:
-            session.add(HealthHistory(account_id=by_key[key], run_id=run.id, as_of=at(day),
-                                      scorecard_id="sop", scorecard_version=1,
-                                      scorecard_fingerprint="f", score=50.0, tier=tier,
-                                      cause="customer", measures={}))  # fmt: skip
+            record_health(session, ids[key], at(day), tier)  # fmt: skip
         for key, tier in [("A", "Red"), ("C", "Green"), ("D", "Yellow")]:
-            session.add(HealthScoreRow(account_id=by_key[key], scorecard_id="sop",
-                                       scorecard_version=1, scorecard_fingerprint="f",
-                                       score=50.0, tier=tier, measures={},
-                                       as_of=at("2026-09-30"), run_id=run.id))  # fmt: skip
+            record_health(session, ids[key], at("2026-09-30", 12), tier, latest=True)
     return store
-
-
-def _account_id(session: Session, key: str) -> int:
-    ref = AccountRef(source="crm", external_id=key)
-    return account_ids(session, [ref])[ref]
 
 
 def test_revenue_retention_renewals_and_expansion(book: Store) -> None:
@@ -169,8 +151,9 @@ def test_adoption_time_to_value_health_voice_and_support(book: Store) -> None:
     # Paying accounts with seats on September 30th: A (peak 8 of 10 in the last 30 days) and
     # C (25 active users, capped at its 20 seats).
     assert report.adoption == pytest.approx(28 / 30)
-    # Each account's last score before October: A Red, B Yellow; C's comes after.
-    assert report.health_distribution == {"Red": 1, "Yellow": 1}
+    # Each account's last score before October: A Red, B Yellow, C Green (its October score
+    # comes after), D Yellow; E was never scored.
+    assert report.health_distribution == {"Red": 1, "Yellow": 2, "Green": 1}
     # NPS 10, 9, 9, 7, 3: three promoters, one detractor; October's 0 is outside.
     assert report.nps == pytest.approx(40.0)
     assert report.nps_responses == 5

@@ -94,6 +94,15 @@ from cs_core._records import (
     TicketRecord,
     UsageEventRecord,
 )
+from cs_core._renewals import (
+    ExpansionLead,
+    RenewalForecast,
+    TierForecast,
+    UpcomingRenewal,
+    expansion_pipeline,
+    renewal_forecast,
+    upcoming_renewals,
+)
 from cs_core._rescore import mark_for_rescoring
 from cs_core._scorecard import (
     Band,
@@ -188,6 +197,7 @@ __all__ = [
     "EffectiveHealth",
     "EscalationMove",
     "EscalationPath",
+    "ExpansionLead",
     "FeatureUsage",
     "FieldProblem",
     "FiredSignal",
@@ -228,6 +238,7 @@ __all__ = [
     "Record",
     "RegisterCommand",
     "RegisterMetric",
+    "RenewalForecast",
     "RenewalPolicy",
     "RenewalStep",
     "RenewalTrack",
@@ -260,8 +271,10 @@ __all__ = [
     "TicketSla",
     "TicketStatus",
     "Tier",
+    "TierForecast",
     "TierOutcome",
     "Trajectory",
+    "UpcomingRenewal",
     "UsageDaily",
     "UsageEvent",
     "UsageEventRecord",
@@ -283,6 +296,7 @@ __all__ = [
     "detect_signals",
     "effective_health",
     "evaluate_sla",
+    "expansion_pipeline",
     "fit_churn_model",
     "generate_demo",
     "health_history",
@@ -306,6 +320,7 @@ __all__ = [
     "portfolio",
     "read_events",
     "refresh_usage_rollups",
+    "renewal_forecast",
     "resolve_database_url",
     "resolve_pending_accounts",
     "roc_auc",
@@ -313,6 +328,7 @@ __all__ = [
     "score_account",
     "score_all",
     "ticket_slas",
+    "upcoming_renewals",
     "write_daily_usage",
     "write_records",
 ]

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
+from cs_core._book import ContractTerm, accounts_of, contract_terms, renewal_outcome
 from cs_core._enums import OpportunityOutcome, OpportunityType, Segment, SurveyKind
 from cs_core._metric_values import WORKFLOW_FEATURE
 from cs_core._overrides import in_force
 from cs_core._period import Period
 from cs_core._policies import Policies, load_policies
-from cs_core._renewal_outcomes import ContractTerm, contract_terms, renewal_outcome
 from cs_core._store import Store
 from cs_core._tables import (
     Account,
@@ -107,15 +107,6 @@ def _moment(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-def _filtered(segment: Segment | None, owner: str | None) -> Select[int]:
-    query = select(Account.id)
-    if segment is not None:
-        query = query.where(Account.segment == segment)
-    if owner is not None:
-        query = query.where(Account.owner == owner)
-    return query
-
-
 def _arr(terms: list[ContractTerm], day: date) -> Decimal:
     return sum((term.arr for term in terms if term.active_on(day)), _ZERO)
 
@@ -133,7 +124,7 @@ def compute_kpis(
     grace = (policies or load_policies()).renewals.grace
     store.check_ready()
     with store.transaction() as session:
-        accounts = _filtered(chosen, owner)
+        accounts = accounts_of(chosen, owner)
         terms = contract_terms(session, accounts)
         return KpiReport(
             period=period.label,
@@ -372,7 +363,7 @@ def kpis_by(
         groups = sorted(
             value
             for value in session.scalars(
-                _filtered(None if segment is None else Segment(segment), owner)
+                accounts_of(None if segment is None else Segment(segment), owner)
                 .with_only_columns(column)
                 .distinct()
             )

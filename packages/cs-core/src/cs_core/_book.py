@@ -1,4 +1,4 @@
-"""Whether a contract renewed: the fact that renewal KPIs, forecasts and their accuracy rest on.
+"""The book of business: which accounts a report covers, their contracts, and whether each renewed.
 
 A contract renewed when its source marks it ``renewed``, or when the same account has another
 contract starting within the grace period around its end (``renewals.grace_days`` in the
@@ -16,10 +16,20 @@ from decimal import Decimal
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from cs_core._enums import ContractStatus
-from cs_core._tables import Contract
+from cs_core._enums import ContractStatus, Segment
+from cs_core._tables import Account, Contract
 
-__all__ = ["ContractTerm", "RenewalOutcome", "contract_terms", "renewal_outcome"]
+__all__ = ["ContractTerm", "RenewalOutcome", "accounts_of", "contract_terms", "renewal_outcome"]
+
+
+def accounts_of(segment: Segment | str | None = None, owner: str | None = None) -> Select[int]:
+    """SQL: the ids of the accounts of ``segment`` and ``owner`` (``None``: any)."""
+    query = select(Account.id)
+    if segment is not None:
+        query = query.where(Account.segment == Segment(segment))
+    if owner is not None:
+        query = query.where(Account.owner == owner)
+    return query
 
 
 @dataclass(frozen=True, slots=True)
