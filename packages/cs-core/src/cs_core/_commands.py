@@ -15,6 +15,7 @@ from rich.table import Table
 from cs_core._cli_context import CLIContext, emit_json, json_option, pass_cli
 from cs_core._commands_backtest import backtest_command, churn_model
 from cs_core._commands_overrides import override
+from cs_core._commands_reports import kpis, portfolio_command, renewals
 from cs_core._commands_scoring import explain, print_run, run_json, score
 from cs_core._commands_support import sla
 from cs_core._demo import DemoOptions
@@ -38,6 +39,9 @@ def cs_register_commands(register: RegisterCommand) -> None:
     register(backtest_command)
     register(churn_model)
     register(sla)
+    register(kpis)
+    register(portfolio_command)
+    register(renewals)
 
 
 @click.group()
