@@ -14,12 +14,14 @@ from rich.table import Table
 
 from cs_core._cli_context import CLIContext, emit_json, json_option, pass_cli
 from cs_core._commands_backtest import backtest_command, churn_model
+from cs_core._commands_lifecycle import lifecycle, lifecycle_json, print_lifecycle
 from cs_core._commands_overrides import override
 from cs_core._commands_reports import kpis, portfolio_command, renewals
 from cs_core._commands_scoring import explain, print_run, run_json, score
 from cs_core._commands_support import sla
 from cs_core._demo import DemoOptions
 from cs_core._demo_load import DemoSummary, load_demo
+from cs_core._lifecycle import LifecycleReport, update_lifecycle
 from cs_core._markers import RegisterCommand, hookimpl
 from cs_core._scoring_run import RunSummary, score_all
 from cs_core._store import Store
@@ -39,6 +41,7 @@ def cs_register_commands(register: RegisterCommand) -> None:
     register(backtest_command)
     register(churn_model)
     register(sla)
+    register(lifecycle)
     register(kpis)
     register(portfolio_command)
     register(renewals)
@@ -118,7 +121,8 @@ def demo(
     history_days: int,
     as_json: bool,
 ) -> None:
-    """Create the store if needed, fill it with a realistic demo customer base, and score it."""
+    """Create the store if needed, fill it with a realistic demo customer base, score it and
+    evaluate its lifecycle."""
     options = DemoOptions(accounts=accounts, seed=seed, history_days=history_days)
     if as_of is not None:
         options = replace(options, as_of=as_of.date())
@@ -126,7 +130,15 @@ def demo(
     store.upgrade()
     if as_json:
         loaded = load_demo(store, options)
-        emit_json(_summary_json(loaded) | {"scoring": run_json(_score_demo(store, options))})
+        scored, evaluated, rescored = _score_demo(store, options)
+        emit_json(
+            _summary_json(loaded)
+            | {
+                "scoring": run_json(scored),
+                "lifecycle": lifecycle_json(evaluated),
+                "rescoring": run_json(rescored),
+            }
+        )
         return
     console = Console(stderr=True)
     with Progress(
@@ -142,12 +154,21 @@ def demo(
             store, options, on_progress=lambda done: progress.update(task, completed=done)
         )
     _print_summary(summary)
-    print_run(_score_demo(store, options))
+    scored, evaluated, rescored = _score_demo(store, options)
+    print_run(scored)
+    print_lifecycle(evaluated)
+    click.echo(f"Rescored {rescored.accounts:,} accounts whose stage changed")
 
 
-def _score_demo(store: Store, options: DemoOptions) -> RunSummary:
-    """Score the base as of the day its data runs up to."""
-    return score_all(store, as_of=datetime.combine(options.as_of, time(), UTC))
+def _score_demo(
+    store: Store, options: DemoOptions
+) -> tuple[RunSummary, LifecycleReport, RunSummary]:
+    """Score the base as of the day its data runs up to, evaluate its lifecycle (handoffs need
+    a first score), then rescore the accounts whose stage, and so scorecard, changed."""
+    moment = datetime.combine(options.as_of, time(), UTC)
+    scored = score_all(store, as_of=moment)
+    evaluated = update_lifecycle(store, as_of=moment)
+    return scored, evaluated, score_all(store, as_of=moment, incremental=True)
 
 
 def _summary_json(summary: DemoSummary) -> dict[str, object]:

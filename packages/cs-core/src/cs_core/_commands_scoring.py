@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cs_core._cli_context import CLIContext, as_of_option, emit_json, json_option, moment, pass_cli
 from cs_core._errors import CSError
 from cs_core._identity import account_ids
+from cs_core._lifecycle import account_stage, join_stage
 from cs_core._metric_registry import installed_metrics
 from cs_core._metric_values import AccountRange, compute_metrics
 from cs_core._records import AccountRef
@@ -121,7 +122,7 @@ def explain(
         found = find_account(session, source, external_id)
         ref = AccountRef(source=source, external_id=external_id)
         segment, stage = session.execute(
-            select(Account.segment, Account.lifecycle_stage).where(Account.id == found)
+            join_stage(select(Account.segment, account_stage())).where(Account.id == found)
         ).one()
         card = builtin_scorecards()[ScorecardRules.default().choose(segment, stage)]
         providers = installed_metrics().providers_for(card.metrics)

@@ -33,6 +33,7 @@ from cs_core._demo_vocabulary import (
     PEOPLE_FIRST,
     PEOPLE_LAST,
     PRIORITIES,
+    RECENT_CUSTOMER_DAYS,
     SEATS,
     SEGMENT_MIX,
     TICKETS_PER_MONTH,
@@ -42,6 +43,7 @@ from cs_core._enums import (
     ContactStatus,
     ContractStatus,
     LifecycleStage,
+    OnboardingMilestone,
     OpportunityOutcome,
     OpportunityType,
     RenewalTrack,
@@ -56,6 +58,7 @@ from cs_core._records import (
     AccountRef,
     ContactRecord,
     ContractRecord,
+    MilestoneRecord,
     OpportunityRecord,
     ProductLine,
     Record,
@@ -199,6 +202,7 @@ class _Account:
         chunk.records.extend(self.opportunities())
         chunk.records.extend(self.tickets())
         chunk.records.extend(self.surveys())
+        chunk.records.extend(self.milestones())
         chunk.usage.extend(self.usage())
 
     def lifecycle_stage(self) -> LifecycleStage:
@@ -413,11 +417,44 @@ class _Account:
                 responded_at=self._at(self.options.as_of - timedelta(days=age)),
             )
 
+    def milestones(self) -> Iterator[MilestoneRecord]:
+        """Kickoff and training of recent customers (the rest shows in usage and scores); a
+        troubled account skips its training half the time, so its onboarding runs late."""
+        as_of = self.options.as_of
+        if (as_of - self.customer_since).days > RECENT_CUSTOMER_DAYS:
+            return
+        # A generator of its own, so that the rest of the account's data stays as it was.
+        rng = random.Random(f"cs-demo:{self.options.seed}:{self.index}:milestones")
+        troubled = self.trajectory in (Trajectory.DECLINING, Trajectory.CHURNING)
+        onboarding = ONBOARDING_DAYS[self.segment]
+        planned = {
+            OnboardingMilestone.KICKOFF: rng.randint(0, 2),
+            OnboardingMilestone.TRAINING: round(onboarding * rng.uniform(0.5, 0.95)),
+        }
+        history_start = as_of - timedelta(days=self.options.history_days)
+        if self.customer_since < history_start:
+            # The usage that would show the first workflow run is older than the history.
+            planned[OnboardingMilestone.FIRST_VALUE] = round(onboarding * rng.uniform(0.2, 0.6))
+        for milestone, day in planned.items():
+            if milestone is OnboardingMilestone.TRAINING and troubled and rng.random() < 0.5:
+                continue
+            reached = self.customer_since + timedelta(days=day)
+            if reached < as_of:
+                yield MilestoneRecord(
+                    source=DEMO_SOURCE,
+                    external_id=f"{self.external_id}-m-{milestone.value}",
+                    account_external_id=self.external_id,
+                    milestone=milestone,
+                    completed_at=self._at(reached),
+                )
+
     def usage(self) -> Iterator[DailyUsage]:
         rng = self.rng
         days = self.options.history_days
         for offset in range(days, 0, -1):
             day = self.options.as_of - timedelta(days=offset)
+            if day < self.customer_since:
+                continue  # no usage before the account became a customer
             progress = (days - offset) / (days - 1)
             adoption = self.start_adoption + (self.end_adoption - self.start_adoption) * progress
             weekday = 1.0 if day.weekday() < 5 else 0.25

@@ -48,6 +48,8 @@ ONBOARDING_DAYS = {
     Segment.SMB: 14,
     Segment.PLG: 7,
 }
+RECENT_CUSTOMER_DAYS = 240
+"""Customers of at most this many days get onboarding milestone records."""
 CSMS = {
     Segment.ENTERPRISE: ("ava.chen", "marcus.okafor", "priya.nair"),
     Segment.MID_MARKET: ("liam.novak", "sofia.reyes", "noah.berg", "emma.dubois"),

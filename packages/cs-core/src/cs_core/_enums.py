@@ -15,6 +15,7 @@ __all__ = [
     "ContactStatus",
     "ContractStatus",
     "LifecycleStage",
+    "OnboardingMilestone",
     "OpportunityOutcome",
     "OpportunityType",
     "RenewalTrack",
@@ -63,6 +64,18 @@ class LifecycleStage(_LenientEnum):
     EXPANSION = "expansion"
     RENEWAL = "renewal"
     CHURNED = "churned"
+
+
+class OnboardingMilestone(_LenientEnum):
+    """The milestones of every onboarding track (seed 003), in the order they are due."""
+
+    KICKOFF = "kickoff"
+    TECHNICAL_SETUP = "technical_setup"
+    FIRST_VALUE = "first_value"
+    """The first workflow running: the moment time-to-value is measured to."""
+    TRAINING = "training"
+    HANDOFF = "handoff"
+    """The formal handoff to the CSM, with a health baseline."""
 
 
 class ContactStatus(_LenientEnum):

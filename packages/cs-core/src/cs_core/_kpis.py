@@ -19,8 +19,14 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from cs_core._book import ContractTerm, accounts_of, contract_terms, renewal_outcome
-from cs_core._enums import OpportunityOutcome, OpportunityType, Segment, SurveyKind
-from cs_core._metric_values import WORKFLOW_FEATURE
+from cs_core._enums import (
+    OnboardingMilestone,
+    OpportunityOutcome,
+    OpportunityType,
+    Segment,
+    SurveyKind,
+)
+from cs_core._lifecycle import customer_since, milestone_completions
 from cs_core._overrides import in_force
 from cs_core._period import Period
 from cs_core._policies import Policies, load_policies
@@ -36,7 +42,6 @@ from cs_core._tables import (
     Ticket,
     TicketEscalation,
     UsageDaily,
-    UsageFeatureDaily,
 )
 from cs_core._types import utc_moment
 
@@ -134,7 +139,7 @@ def compute_kpis(
             owner=owner,
             **_retention(session, period, terms, accounts),
             **_renewals(period, terms, grace),
-            **_time_to_value(session, period, terms, accounts),
+            **_time_to_value(session, period, accounts),
             adoption=_adoption(session, period, terms, accounts),
             health_distribution=_health_distribution(session, period, accounts),
             **_voice(session, period, accounts),
@@ -215,35 +220,19 @@ def _renewals(
     }
 
 
-def _time_to_value(
-    session: Session,
-    period: Period,
-    terms: dict[int, list[ContractTerm]],
-    accounts: Select[int],
-) -> dict[str, Any]:
-    """Days from an account's first contract to its first workflow run (the first value)."""
-    starts = {
-        account: account_terms[0].start
-        for account, account_terms in terms.items()
-        if period.start <= account_terms[0].start < period.end
+def _time_to_value(session: Session, period: Period, accounts: Select[int]) -> dict[str, Any]:
+    """Days from becoming a customer (in the period) to the first value milestone."""
+    since = {
+        account: day
+        for account, day in customer_since(session, accounts).items()
+        if period.start <= day < period.end
     }
-    if not starts:
-        return {"time_to_value_days": None, "time_to_value_accounts": 0}
-    first_runs = session.execute(
-        select(UsageFeatureDaily.account_id, UsageFeatureDaily.day).where(
-            UsageFeatureDaily.account_id.in_(accounts.scalar_subquery()),
-            UsageFeatureDaily.day >= period.start,
-            UsageFeatureDaily.feature == WORKFLOW_FEATURE,
-            UsageFeatureDaily.events > 0,
-        )
-    )
-    first: dict[int, date] = {}
-    for account, day in first_runs:
-        if account not in starts or day < starts[account]:
-            continue
-        if account not in first or day < first[account]:
-            first[account] = day
-    days = [(first[account] - starts[account]).days for account in first]
+    reached = milestone_completions(session, accounts, _moment(period.end), since)
+    days = [
+        (done[OnboardingMilestone.FIRST_VALUE].at.date() - since[account]).days
+        for account, done in reached.items()
+        if account in since and OnboardingMilestone.FIRST_VALUE in done
+    ]
     return {
         "time_to_value_days": float(median(days)) if days else None,
         "time_to_value_accounts": len(days),

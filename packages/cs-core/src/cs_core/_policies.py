@@ -17,7 +17,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cs_core._enums import RenewalTrack, TicketPriority
+from cs_core._enums import OnboardingMilestone, RenewalTrack, Segment, TicketPriority
 from cs_core._errors import ConfigurationError
 from cs_core._settings import Settings
 from cs_core._signals import Severity
@@ -25,6 +25,9 @@ from cs_core._types import Duration
 
 __all__ = [
     "EscalationPath",
+    "LifecyclePolicy",
+    "OnboardingPolicy",
+    "OnboardingTrack",
     "Policies",
     "RenewalPolicy",
     "RenewalStep",
@@ -175,11 +178,64 @@ class RenewalPolicy(_Policy):
         return self.likelihood.get((tier or "unscored").lower(), self.likelihood["unscored"])
 
 
+class OnboardingTrack(_Policy):
+    """A segment's onboarding: who owns it, how long it should take, when each milestone is due."""
+
+    owner: str = Field(min_length=1)
+    days: tuple[int, int]
+    """The target duration, shortest to longest, in days from the start."""
+    milestones: dict[OnboardingMilestone, int]
+    """Per milestone, the day after the start it is due."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        shortest, longest = self.days
+        if not 0 <= shortest <= longest:
+            raise ValueError(f"days {list(self.days)} must be two day counts, shortest first")
+        missing = [m.value for m in OnboardingMilestone if m not in self.milestones]
+        if missing:
+            raise ValueError(f"milestones has no due day for {', '.join(missing)}")
+        due = [self.milestones[m] for m in OnboardingMilestone]
+        if due != sorted(due) or due[0] < 0:
+            raise ValueError(
+                "milestones must fall due in order (kickoff, technical_setup, first_value, "
+                f"training, handoff) from day 0, not on days {due}"
+            )
+        if due[-1] > longest:
+            raise ValueError(f"handoff (day {due[-1]}) comes after the track's {longest} days")
+        return self
+
+
+class OnboardingPolicy(_Policy):
+    """The onboarding track of each segment."""
+
+    tracked_days: int = Field(ge=0)
+    tracks: dict[Segment, OnboardingTrack]
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        missing = [segment.value for segment in Segment if segment not in self.tracks]
+        if missing:
+            raise ValueError(f"tracks has no onboarding track for {', '.join(missing)}")
+        return self
+
+
+class LifecyclePolicy(_Policy):
+    """The numbers the lifecycle stages are decided by."""
+
+    renewal_window_days: int = Field(ge=0)
+    adoption_days: int = Field(ge=0)
+    adoption_active_user_ratio: float = Field(ge=0, le=1)
+    adoption_workflows: float = Field(ge=0)
+
+
 class Policies(_Policy):
     """Every policy cs-core acts on."""
 
     support: SupportPolicy
     renewals: RenewalPolicy
+    onboarding: OnboardingPolicy
+    lifecycle: LifecyclePolicy
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from cs_core._enums import (
     ContactStatus,
     ContractStatus,
     LifecycleStage,
+    OnboardingMilestone,
     OpportunityOutcome,
     OpportunityType,
     RenewalTrack,
@@ -45,6 +46,7 @@ __all__ = [
     "AccountRef",
     "ContactRecord",
     "ContractRecord",
+    "MilestoneRecord",
     "OpportunityRecord",
     "ProductLine",
     "Record",
@@ -296,3 +298,16 @@ class SurveyResponseRecord(AccountOwnedRecord):
         if not low <= self.score <= high:
             raise ValueError(f"a {self.survey.value.upper()} score is from {low} to {high}")
         return self
+
+
+class MilestoneRecord(AccountOwnedRecord):
+    """An onboarding milestone an account reached, as a CRM or project tool records it.
+
+    Kickoff and training can only come from such records; technical setup, first value and
+    handoff are also detected from usage and scores.
+    """
+
+    kind: ClassVar[str] = "milestone"
+    milestone: OnboardingMilestone
+    completed_at: UtcDatetime
+    note: str | None = Field(default=None, max_length=2000)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cs_core._errors import ConfigurationError
+from cs_core._lifecycle import account_stage, join_stage
 from cs_core._markers import MetricProvider
 from cs_core._metric_registry import MetricRegistry, installed_metrics
 from cs_core._metric_values import AccountRange, compute_metrics
@@ -233,7 +234,7 @@ def _score_chunk(
     tiers: Counter[str] = Counter()
     scored = signals_opened = 0
     for account_id, segment, stage in session.execute(
-        select(Account.id, Account.segment, Account.lifecycle_stage)
+        join_stage(select(Account.id, Account.segment, account_stage()))
         .where(accounts.covers(Account.id))
         .order_by(Account.id)
     ):

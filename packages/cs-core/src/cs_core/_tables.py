@@ -31,6 +31,7 @@ from cs_core._enums import (
     ContactStatus,
     ContractStatus,
     LifecycleStage,
+    OnboardingMilestone,
     OpportunityOutcome,
     OpportunityType,
     RenewalTrack,
@@ -47,6 +48,7 @@ from cs_core._enums import (
 __all__ = [
     "Account",
     "AccountIdentity",
+    "AccountLifecycle",
     "AccountToRescore",
     "Base",
     "ChurnModelRow",
@@ -55,6 +57,8 @@ __all__ = [
     "HealthHistory",
     "HealthOverride",
     "HealthScoreRow",
+    "Milestone",
+    "MilestoneStatus",
     "Opportunity",
     "OutboxEvent",
     "ProductFeature",
@@ -281,6 +285,24 @@ class SurveyResponse(_AccountOwned, Base):
     responded_at: Mapped[datetime]
 
 
+class Milestone(_AccountOwned, Base):
+    """An onboarding milestone reached, as a source recorded it."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index(None, "account_id", "milestone"),
+        Index(None, "email_domain"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    milestone: Mapped[OnboardingMilestone] = mapped_column(
+        enum_column(OnboardingMilestone, "milestone")
+    )
+    completed_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(String(2000))
+
+
 class UsageDaily(Base):
     """Per account and UTC day: distinct active users and events, the rollup scoring reads."""
 
@@ -438,6 +460,42 @@ class TicketEscalation(Base):
     reason: Mapped[str] = mapped_column(String(32))
     escalated_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
+
+
+class AccountLifecycle(Base):
+    """An account's lifecycle as last evaluated from the store: stage, onboarding, time to value."""
+
+    __tablename__ = "account_lifecycle"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[LifecycleStage] = mapped_column(enum_column(LifecycleStage, "stage"), index=True)
+    entered_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(255))
+    onboarding_started_on: Mapped[date | None] = mapped_column(Date)
+    time_to_value_days: Mapped[int | None] = mapped_column(Integer)
+    at_risk: Mapped[bool] = mapped_column(Boolean)
+    """An onboarding milestone is overdue."""
+    evaluated_at: Mapped[datetime]
+
+
+class MilestoneStatus(Base):
+    """Where an onboarding account stands on one milestone of its track."""
+
+    __tablename__ = "milestone_status"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    milestone: Mapped[OnboardingMilestone] = mapped_column(
+        enum_column(OnboardingMilestone, "milestone"), primary_key=True
+    )
+    due_on: Mapped[date] = mapped_column(Date)
+    completed_at: Mapped[datetime | None]
+    evidence: Mapped[str | None] = mapped_column(String(255))
+    """``recorded by SOURCE`` or what it was detected from."""
+    overdue_since: Mapped[date | None] = mapped_column(Date)
 
 
 class AccountToRescore(Base):

@@ -24,6 +24,7 @@ from cs_core._records import (
     AccountRecord,
     ContactRecord,
     ContractRecord,
+    MilestoneRecord,
     OpportunityRecord,
     Record,
     SurveyResponseRecord,
@@ -38,6 +39,7 @@ from cs_core._tables import (
     Base,
     Contact,
     Contract,
+    Milestone,
     Opportunity,
     SurveyResponse,
     Ticket,
@@ -56,6 +58,7 @@ _ORDER: tuple[type[Record], ...] = (
     OpportunityRecord,
     TicketRecord,
     SurveyResponseRecord,
+    MilestoneRecord,
     UsageEventRecord,
 )
 _OWNED_TABLES: dict[type[AccountOwnedRecord], type[Base]] = {
@@ -64,6 +67,7 @@ _OWNED_TABLES: dict[type[AccountOwnedRecord], type[Base]] = {
     OpportunityRecord: Opportunity,
     TicketRecord: Ticket,
     SurveyResponseRecord: SurveyResponse,
+    MilestoneRecord: Milestone,
     UsageEventRecord: UsageEvent,
 }
 # Columns computed by the store, never taken from a record.
