@@ -22,6 +22,9 @@ __all__ = [
     "ResolutionMethod",
     "Segment",
     "SurveyKind",
+    "TaskPriority",
+    "TaskStatus",
+    "TaskType",
     "TicketChannel",
     "TicketPriority",
     "TicketSatisfaction",
@@ -186,3 +189,28 @@ class ResolutionMethod(_LenientEnum):
     """The record referred to an account by an external id already in the identity map."""
     EMAIL_DOMAIN = "email_domain"
     """The record's domain or e-mail domain matched exactly one account's primary domain."""
+
+
+class TaskType(_LenientEnum):
+    """What a task (a call to action) is about."""
+
+    RISK = "risk"
+    OPPORTUNITY = "opportunity"
+    LIFECYCLE = "lifecycle"
+
+
+class TaskPriority(_LenientEnum):
+    """How soon a task needs attention, lowest first."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TaskStatus(_LenientEnum):
+    """Where a task stands."""
+
+    OPEN = "open"
+    SNOOZED = "snoozed"
+    DONE = "done"

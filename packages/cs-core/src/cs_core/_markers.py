@@ -12,12 +12,14 @@ import pluggy
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from cs_core._actions import ActionPlugin
     from cs_core._metric_values import AccountRange
     from cs_core._metrics import MetricDefinition
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "MetricProvider",
+    "RegisterAction",
     "RegisterCommand",
     "RegisterMetric",
     "hookimpl",
@@ -41,3 +43,6 @@ MetricProvider = Callable[["Session", "AccountRange", datetime], dict[int, dict[
 
 RegisterMetric = Callable[["MetricDefinition", MetricProvider], None]
 """The ``register`` callback that :meth:`HookSpecs.cs_register_metrics` receives."""
+
+RegisterAction = Callable[["ActionPlugin"], None]
+"""The ``register`` callback that :meth:`HookSpecs.cs_register_actions` receives."""

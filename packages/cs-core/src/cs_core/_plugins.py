@@ -16,6 +16,7 @@ import pluggy
 
 from cs_core._markers import (
     ENTRY_POINT_GROUP,
+    RegisterAction,
     RegisterCommand,
     RegisterMetric,
     hookimpl,
@@ -25,6 +26,7 @@ from cs_core._markers import (
 __all__ = [
     "ENTRY_POINT_GROUP",
     "HookSpecs",
+    "RegisterAction",
     "RegisterCommand",
     "RegisterMetric",
     "hookimpl",
@@ -55,6 +57,16 @@ class HookSpecs:
         provider may compute several metrics. A name already taken is an error.
         """
 
+    @hookspec
+    def cs_register_actions(self, register: RegisterAction) -> None:
+        """Add notification actions that playbooks can send through.
+
+        Call ``register(action)`` for each action: an object with a ``name`` (what channels
+        name in ``action = "…"``) and ``send(notification, options)``, which delivers a
+        :class:`Notification` with the channel's options and returns a short receipt, or raises
+        :class:`ActionFailedError` with the reason. A name already taken is an error.
+        """
+
 
 def plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
     """A plugin manager with cs-core's built-ins and, unless told not to, installed plugins.
@@ -67,9 +79,10 @@ def plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
         if name.strip():
             manager.set_blocked(name.strip())
     # cs-core's own plugins import the scoring and command modules, which import this one.
-    from cs_core import _churn_model, _commands, _metric_values  # noqa: PLC0415
+    from cs_core import _actions, _churn_model, _commands, _metric_values  # noqa: PLC0415
 
     manager.register(_commands, name="cs_core")
+    manager.register(_actions, name="cs_core.actions")
     manager.register(_metric_values, name="cs_core.metrics")
     manager.register(_churn_model, name="cs_core.churn_model")
     if load_entry_points:

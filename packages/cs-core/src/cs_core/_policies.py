@@ -24,10 +24,12 @@ from cs_core._signals import Severity
 from cs_core._types import Duration
 
 __all__ = [
+    "Channel",
     "EscalationPath",
     "LifecyclePolicy",
     "OnboardingPolicy",
     "OnboardingTrack",
+    "PlaybookPolicy",
     "Policies",
     "RenewalPolicy",
     "RenewalStep",
@@ -229,6 +231,39 @@ class LifecyclePolicy(_Policy):
     adoption_workflows: float = Field(ge=0)
 
 
+class Channel(_Policy):
+    """A notification channel: the action that sends through it and that action's options."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    action: str = Field(min_length=1)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Everything but ``action``: what the action plugin reads."""
+        return dict(self.model_extra or {})
+
+
+class PlaybookPolicy(_Policy):
+    """How the playbook engine escalates, measures effect, and retries deliveries."""
+
+    escalation_chain: tuple[str, ...] = Field(min_length=1)
+    lookback_days: int = Field(ge=0)
+    effect_days: int = Field(ge=1)
+    recovery_points: float = Field(ge=0)
+    max_attempts: int = Field(ge=1)
+    retry_minutes: float = Field(gt=0)
+    """The first wait before retrying a failed delivery; each retry waits twice as long."""
+    channels: dict[str, Channel] = Field(default_factory=dict)
+
+    def next_owner_role(self, role: str) -> str:
+        """The role after ``role`` on the escalation chain (the last stays the last)."""
+        chain = self.escalation_chain
+        if role not in chain:
+            return chain[0]
+        return chain[min(chain.index(role) + 1, len(chain) - 1)]
+
+
 class Policies(_Policy):
     """Every policy cs-core acts on."""
 
@@ -236,6 +271,7 @@ class Policies(_Policy):
     renewals: RenewalPolicy
     onboarding: OnboardingPolicy
     lifecycle: LifecyclePolicy
+    playbooks: PlaybookPolicy
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """cs-core's settings: where the store lives (``CS_DATABASE_URL``, else a SQLite file in the user's
-data folder) and which policies file to use (``CS_POLICIES``)."""
+data folder), which policies file to use (``CS_POLICIES``) and which playbooks to add
+(``CS_PLAYBOOKS``)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class Settings(BaseSettings):
 
     policies: Path | None = None
     """A TOML file of policies (SLAs, renewal tracks) laid over the shipped defaults."""
+
+    playbooks: Path | None = None
+    """A TOML file, or a folder of them, with playbooks added to (or replacing) the built-ins."""
 
 
 def resolve_database_url(url: str | None = None) -> URL:

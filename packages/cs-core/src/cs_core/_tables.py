@@ -38,6 +38,9 @@ from cs_core._enums import (
     ResolutionMethod,
     Segment,
     SurveyKind,
+    TaskPriority,
+    TaskStatus,
+    TaskType,
     TicketChannel,
     TicketPriority,
     TicketSatisfaction,
@@ -47,6 +50,7 @@ from cs_core._enums import (
 
 __all__ = [
     "Account",
+    "AccountFlag",
     "AccountIdentity",
     "AccountLifecycle",
     "AccountToRescore",
@@ -61,10 +65,16 @@ __all__ = [
     "MilestoneStatus",
     "Opportunity",
     "OutboxEvent",
+    "PlaybookAction",
+    "PlaybookCursor",
+    "PlaybookEpisode",
+    "PlaybookFiring",
+    "PlaybookRun",
     "ProductFeature",
     "ScoringRun",
     "Signal",
     "SurveyResponse",
+    "Task",
     "Ticket",
     "TicketEscalation",
     "UsageDaily",
@@ -496,6 +506,126 @@ class MilestoneStatus(Base):
     evidence: Mapped[str | None] = mapped_column(String(255))
     """``recorded by SOURCE`` or what it was detected from."""
     overdue_since: Mapped[date | None] = mapped_column(Date)
+
+
+class Task(Base):
+    """A call to action for a person: a CSM, their manager, renewal ops…"""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index(None, "account_id", "status"),
+        Index(None, "owner", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    type: Mapped[TaskType] = mapped_column(enum_column(TaskType, "type"))
+    title: Mapped[str] = mapped_column(String(500))
+    owner_role: Mapped[str] = mapped_column(String(63))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    """Who holds it: the account's owner for the CSM role, else unassigned within the role."""
+    priority: Mapped[TaskPriority] = mapped_column(enum_column(TaskPriority, "priority"))
+    status: Mapped[TaskStatus] = mapped_column(enum_column(TaskStatus, "status"))
+    due_on: Mapped[date] = mapped_column(Date)
+    snoozed_until: Mapped[date | None] = mapped_column(Date)
+    escalation_level: Mapped[int] = mapped_column(Integer)
+    playbook: Mapped[str | None] = mapped_column(String(63))
+    firing_key: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class AccountFlag(Base):
+    """A named flag on an account, set by a playbook or a person."""
+
+    __tablename__ = "account_flags"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    flag: Mapped[str] = mapped_column(String(63), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    set_by: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[datetime]
+
+
+class PlaybookRun(Base):
+    """One run of the playbook engine: the audit log's entry."""
+
+    __tablename__ = "playbook_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    playbooks: Mapped[list[Any]]
+    fired: Mapped[int] = mapped_column(Integer)
+    tasks_created: Mapped[int] = mapped_column(Integer)
+    actions_sent: Mapped[int] = mapped_column(Integer)
+    actions_failed: Mapped[int] = mapped_column(Integer)
+
+
+class PlaybookFiring(Base):
+    """A playbook fired once for one occurrence of its trigger; the key makes it once only."""
+
+    __tablename__ = "playbook_firings"
+    __table_args__ = (Index(None, "playbook", "fired_at"), Index(None, "account_id"))
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    playbook: Mapped[str] = mapped_column(String(63))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("playbook_runs.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]]
+    score: Mapped[float | None] = mapped_column(Float)
+    """The account's health score when it fired: the baseline of effectiveness."""
+    tier: Mapped[str | None] = mapped_column(String(32))
+    fired_at: Mapped[datetime]
+
+
+class PlaybookAction(Base):
+    """An action of a firing, with its outcome: done, pending delivery, sent or failed."""
+
+    __tablename__ = "playbook_actions"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    firing_key: Mapped[str] = mapped_column(
+        ForeignKey("playbook_firings.key", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(63))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(1000))
+    """What happened: the task created, the receipt, or the last error."""
+    notification: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[datetime]
+
+
+class PlaybookCursor(Base):
+    """How far a playbook has read the outbox."""
+
+    __tablename__ = "playbook_cursors"
+
+    playbook: Mapped[str] = mapped_column(String(63), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigId)
+
+
+class PlaybookEpisode(Base):
+    """A state trigger holding for an account (a renewal window, usage over entitlement): it
+    fires once when the state begins, and again only after it ended and began anew."""
+
+    __tablename__ = "playbook_episodes"
+
+    playbook: Mapped[str] = mapped_column(String(63), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    occurrence: Mapped[str] = mapped_column(String(127), primary_key=True)
+    began_at: Mapped[datetime]
 
 
 class AccountToRescore(Base):
