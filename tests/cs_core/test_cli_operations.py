@@ -126,3 +126,54 @@ def test_policies_change_the_slas(
     code, _, err = run(capsys, "sla", "--json")
     assert code == 1
     assert "missing.toml does not exist" in err
+
+
+def test_lifecycle_from_the_command_line(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "lifecycle", "--as-of", "2026-10-31", "--json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["changed"] == 0  # cs demo evaluated it already
+    assert sum(report["stages"].values()) == report["accounts"] == 60
+    assert set(report["time_to_value"]) == {"enterprise", "mid_market", "smb", "plg"}
+
+
+def test_playbooks_from_the_command_line(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "playbooks", "list", "--json")
+    assert code == 0
+    assert "red-save" in {playbook["name"] for playbook in json.loads(out)}
+    # cs demo ran the playbooks: a second run of the day finds nothing new.
+    code, out, _ = run(capsys, "playbooks", "run", "--as-of", "2026-10-31", "--json")
+    again = json.loads(out)
+    assert (again["fired"], again["tasks_created"], again["actions_failed"]) == (0, 0, 0)
+    code, out, _ = run(capsys, "playbooks", "run", "--dry-run", "--as-of", "2026-10-31", "--json")
+    dry = json.loads(out)
+    assert (dry["dry_run"], dry["run_id"], dry["fired"]) == (True, None, 0)
+    code, out, _ = run(capsys, "playbooks", "runs", "--json")
+    assert [r["fired"] > 0 for r in json.loads(out)][-1]  # the demo's run, the oldest
+    code, out, _ = run(capsys, "playbooks", "preview", "renewal-forecast", "--as-of", "2027-03-01")
+    assert code == 0
+    assert "hits would fire" in out
+    code, out, _ = run(capsys, "playbooks", "actions", "--json", "--limit", "5")
+    assert len(json.loads(out)) == 5
+    code, out, _ = run(capsys, "playbooks", "effectiveness", "--json")
+    assert all(e["fired"] >= e["judged"] >= e["worked"] for e in json.loads(out))
+    code, _, err = run(capsys, "playbooks", "preview", "nope")
+    assert code == 1
+    assert err.startswith("error: no playbook 'nope'; known: ")
+
+
+def test_tasks_from_the_command_line(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "tasks", "--json", "--limit", "3")
+    found = json.loads(out)
+    assert code == 0
+    assert len(found) == 3
+    assert [t["due_on"] for t in found] == sorted(t["due_on"] for t in found)
+    first = found[0]["id"]
+    code, out, _ = run(capsys, "tasks", "reassign", str(first), "--to", "zoe@cs.example.com")
+    assert out.strip() == f"Task {first} now with zoe@cs.example.com"
+    code, out, _ = run(capsys, "tasks", "complete", str(first), "--by", "zoe@cs.example.com")
+    assert out.startswith(f"Task {first} done: ")
+    code, _, err = run(capsys, "tasks", "complete", str(first), "--by", "zoe@cs.example.com")
+    assert (code, err.strip()) == (1, f"error: task {first} is already done")
+    code, out, _ = run(capsys, "tasks", "--owner", "zoe@cs.example.com", "--json")
+    assert json.loads(out) == []

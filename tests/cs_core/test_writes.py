@@ -127,9 +127,10 @@ def test_a_batch_costs_a_constant_number_of_statements(store: Store) -> None:
     ] * 3 + ["INSERT contacts"] * 3, statements
     rescore_pages = 1 if store.dialect == "postgresql" else 3
     assert inserts.count("INSERT accounts_to_rescore") == rescore_pages
-    # Plus a few lookups per thousand and one pass over records awaiting an account: a count
-    # that depends on the thousands, never on the rows.
-    assert len(statements) < 40, statements
+    # Plus a few lookups per thousand (contacts also look up their stored roles, to announce
+    # changes) and one pass over records awaiting an account: a count that depends on the
+    # thousands, never on the rows.
+    assert len(statements) < 45, statements
     assert count_rows(store, Contact) == 2500
 
 

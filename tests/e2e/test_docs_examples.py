@@ -33,9 +33,9 @@ EXPECTED = {
 
 
 def test_every_example_is_checked() -> None:
-    # The plugin examples have no output of their own: tests load them as plugins
-    # (the metric plugin in tests/cs_core/test_metric_plugins.py).
-    plugins = {"command_plugin.py", "metric_plugin.py"}
+    # The plugin examples have no output of their own: tests load them as plugins (the metric
+    # plugin in tests/cs_core/test_metric_plugins.py, the action plugin in test_actions.py).
+    plugins = {"action_plugin.py", "command_plugin.py", "metric_plugin.py"}
     assert {path.name for path in EXAMPLES.glob("*.py")} == {*EXPECTED, *plugins}
 
 

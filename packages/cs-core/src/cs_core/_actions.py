@@ -47,8 +47,10 @@ __all__ = [
     "SlackAction",
     "WebhookAction",
     "action_registry",
+    "channel_option",
     "cs_register_actions",
     "installed_actions",
+    "post_json",
     "sign",
 ]
 
@@ -97,7 +99,7 @@ class ActionPlugin(Protocol):
         ...
 
 
-def option(options: Mapping[str, Any], name: str, channel_kind: str) -> str:
+def channel_option(options: Mapping[str, Any], name: str, channel_kind: str) -> str:
     """The channel option ``name``, or the environment variable ``name_env`` names."""
     if name in options:
         return str(options[name])
@@ -133,13 +135,13 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, moment.timestamp() - time.time())
 
 
-def _wait(state: RetryCallState, *, cap: float) -> float:
+def _wait(state: RetryCallState, *, backoff: wait_exponential_jitter, cap: float) -> float:
     """Back off exponentially with jitter, or as long as the server's Retry-After asks."""
     error = state.outcome.exception() if state.outcome else None
     asked = error.retry_after if isinstance(error, _Retryable) else None
     if asked is not None:
         return min(asked, cap)
-    return float(wait_exponential_jitter(initial=0.5, max=cap)(state))
+    return float(backoff(state))
 
 
 def post_json(
@@ -173,7 +175,9 @@ def post_json(
         for attempted in Retrying(
             retry=retry_if_exception(lambda error: isinstance(error, _Retryable)),
             stop=stop_after_attempt(attempts),
-            wait=partial(_wait, cap=max_wait),
+            wait=partial(
+                _wait, backoff=wait_exponential_jitter(multiplier=0.5, max=max_wait), cap=max_wait
+            ),
             reraise=True,
         ):
             with attempted:
@@ -194,8 +198,8 @@ class WebhookAction:
     name = "webhook"
 
     def send(self, notification: Notification, options: Mapping[str, Any]) -> str:
-        url = option(options, "url", self.name)
-        secret = option(options, "secret", self.name)
+        url = channel_option(options, "url", self.name)
+        secret = channel_option(options, "secret", self.name)
         body = json.dumps(notification.as_json(), sort_keys=True).encode()
         timestamp = str(int(time.time()))
         response = post_json(
@@ -222,7 +226,7 @@ class SlackAction:
     name = "slack"
 
     def send(self, notification: Notification, options: Mapping[str, Any]) -> str:
-        url = option(options, "url", self.name)
+        url = channel_option(options, "url", self.name)
         text = f"*{notification.account_name}* ({notification.playbook}): {notification.message}"
         response = post_json(
             url,
@@ -249,19 +253,19 @@ class EmailAction:
             raise ActionFailedError("email channel needs `to`, a list of addresses")
         message = EmailMessage()
         message["Subject"] = f"[{notification.playbook}] {notification.account_name}"
-        message["From"] = option(options, "from", self.name)
+        message["From"] = channel_option(options, "from", self.name)
         message["To"] = ", ".join(str(address) for address in recipients)
         message["X-CS-Idempotency-Key"] = notification.idempotency_key
         message.set_content(f"{notification.message}\n\nAccount: {notification.account}\n")
-        host = option(options, "host", self.name)
+        host = channel_option(options, "host", self.name)
         port = int(options.get("port", 587))
         try:
             with smtplib.SMTP(host, port, timeout=float(options.get("timeout", 10))) as smtp:
                 if options.get("starttls", True):
                     smtp.starttls()
                 if "username_env" in options:
-                    smtp.login(option(options, "username", self.name),
-                               option(options, "password", self.name))  # fmt: skip
+                    smtp.login(channel_option(options, "username", self.name),
+                               channel_option(options, "password", self.name))  # fmt: skip
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as error:
             raise ActionFailedError(f"SMTP server {host}:{port}: {error}") from error

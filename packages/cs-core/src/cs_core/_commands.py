@@ -16,6 +16,7 @@ from cs_core._cli_context import CLIContext, emit_json, json_option, pass_cli
 from cs_core._commands_backtest import backtest_command, churn_model
 from cs_core._commands_lifecycle import lifecycle, lifecycle_json, print_lifecycle
 from cs_core._commands_overrides import override
+from cs_core._commands_playbooks import playbooks, print_playbook_run, run_report_json, tasks
 from cs_core._commands_reports import kpis, portfolio_command, renewals
 from cs_core._commands_scoring import explain, print_run, run_json, score
 from cs_core._commands_support import sla
@@ -23,6 +24,7 @@ from cs_core._demo import DemoOptions
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._lifecycle import LifecycleReport, update_lifecycle
 from cs_core._markers import RegisterCommand, hookimpl
+from cs_core._playbook_engine import PlaybookRunReport, run_playbooks
 from cs_core._scoring_run import RunSummary, score_all
 from cs_core._store import Store
 
@@ -45,6 +47,8 @@ def cs_register_commands(register: RegisterCommand) -> None:
     register(kpis)
     register(portfolio_command)
     register(renewals)
+    register(playbooks)
+    register(tasks)
 
 
 @click.group()
@@ -121,8 +125,8 @@ def demo(
     history_days: int,
     as_json: bool,
 ) -> None:
-    """Create the store if needed, fill it with a realistic demo customer base, score it and
-    evaluate its lifecycle."""
+    """Create the store if needed, fill it with a realistic demo customer base, score it,
+    evaluate its lifecycle and run the playbooks."""
     options = DemoOptions(accounts=accounts, seed=seed, history_days=history_days)
     if as_of is not None:
         options = replace(options, as_of=as_of.date())
@@ -131,12 +135,14 @@ def demo(
     if as_json:
         loaded = load_demo(store, options)
         scored, evaluated, rescored = _score_demo(store, options)
+        acted = _act_on_demo(store, options)
         emit_json(
             _summary_json(loaded)
             | {
                 "scoring": run_json(scored),
                 "lifecycle": lifecycle_json(evaluated),
                 "rescoring": run_json(rescored),
+                "playbooks": run_report_json(acted),
             }
         )
         return
@@ -158,6 +164,7 @@ def demo(
     print_run(scored)
     print_lifecycle(evaluated)
     click.echo(f"Rescored {rescored.accounts:,} accounts whose stage changed")
+    print_playbook_run(_act_on_demo(store, options))
 
 
 def _score_demo(
@@ -169,6 +176,11 @@ def _score_demo(
     scored = score_all(store, as_of=moment)
     evaluated = update_lifecycle(store, as_of=moment)
     return scored, evaluated, score_all(store, as_of=moment, incremental=True)
+
+
+def _act_on_demo(store: Store, options: DemoOptions) -> PlaybookRunReport:
+    """Run the playbooks on the scored base: the tasks a CS team would start the day with."""
+    return run_playbooks(store, as_of=datetime.combine(options.as_of, time(), UTC))
 
 
 def _summary_json(summary: DemoSummary) -> dict[str, object]:

@@ -3,9 +3,9 @@
 A run takes each enabled playbook in turn. Event-triggered playbooks read the outbox after their
 cursor; state-triggered ones compare the accounts whose state holds now with the episodes they
 already fired for. Each hit whose account meets the conditions **fires** under the key
-``playbook:occurrence``, at most once ever: a rerun, or a run after a crash, never duplicates a
-task or a message. One transaction per playbook records its firings, their local actions (tasks,
-flags, escalations), their pending notifications, the events, and the cursor.
+``playbook:account:occurrence``, at most once ever: a rerun, or a run after a crash, never
+duplicates a task or a message. One transaction per playbook records its firings, their local
+actions (tasks, flags, escalations), their pending notifications, the events, and the cursor.
 
 Notifications go out after those transactions, through the action plugins; each outcome is
 recorded (sent, or failed with the reason), and a failed one is retried by later runs with a
@@ -79,6 +79,7 @@ __all__ = [
     "AccountContext",
     "PlaybookHit",
     "PlaybookRunReport",
+    "deliver_pending",
     "preview_playbook",
     "run_playbooks",
 ]
@@ -201,7 +202,9 @@ def run_playbooks(
     for playbook in chosen:
         with store.transaction() as session:
             found = _run_one(session, playbook, moment, settings, run_id, totals, dry_run)
-        by_playbook[playbook.name] = sum(hit.fires for hit in found)
+        by_playbook[playbook.name] = (
+            sum(hit.fires for hit in found) if dry_run else totals.pop(f"fired:{playbook.name}", 0)
+        )
         if dry_run:
             hits.extend(found)
     if not dry_run:
@@ -267,7 +270,7 @@ def _run_one(
     results = []
     for hit in found:
         context = contexts.get(hit.account_id)
-        if context is None or f"{playbook.name}:{hit.occurrence}" in fired_before:
+        if context is None or _key(playbook, hit) in fired_before:
             continue
         blocked = _blocked_by(playbook, context, moment)
         lines = tuple(_describe(action, context, playbook, hit) for action in playbook.actions)
@@ -278,8 +281,13 @@ def _run_one(
     return results
 
 
+def _key(playbook: Playbook, hit: Hit) -> str:
+    """The idempotency key of a firing: one per playbook, account and trigger occurrence."""
+    return f"{playbook.name}:{hit.account_id}:{hit.occurrence}"
+
+
 def _already_fired(session: Session, playbook: Playbook, hits: Sequence[Hit]) -> set[str]:
-    keys = [f"{playbook.name}:{hit.occurrence}" for hit in hits]
+    keys = [_key(playbook, hit) for hit in hits]
     fired: set[str] = set()
     for page in chunks(keys, 1000):
         fired.update(
@@ -470,7 +478,7 @@ def _fire(
     run_id: int,
     totals: Counter[str],
 ) -> None:
-    key = f"{playbook.name}:{hit.occurrence}"
+    key = _key(playbook, hit)
     inserted = session.scalar(
         dialect_insert(session, PlaybookFiring.__table__)  # type: ignore[arg-type]
         .values(key=key, playbook=playbook.name, account_id=context.account_id, run_id=run_id,
@@ -486,6 +494,7 @@ def _fire(
         session.add(PlaybookEpisode(playbook=playbook.name, account_id=context.account_id,
                                     occurrence=occurrence, began_at=moment))  # fmt: skip
     totals["fired"] += 1
+    totals[f"fired:{playbook.name}"] += 1
     now = datetime.now(UTC)
     fields = context.fields(playbook.name, hit.reason)
     fired = {"playbook": playbook.name, "key": key, "account_id": context.account_id,

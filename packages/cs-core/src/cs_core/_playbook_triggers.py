@@ -34,9 +34,9 @@ from cs_core._playbooks import (
 from cs_core._policies import Policies
 from cs_core._scoring_run import HEALTH_CHANGED, SIGNAL_FIRED
 from cs_core._tables import Account, UsageDaily
+from cs_core._writes import CONTACT_ROLE_CHANGED
 
 __all__ = [
-    "CONTACT_ROLE_CHANGED",
     "EventTrigger",
     "Hit",
     "StateTrigger",
@@ -44,8 +44,6 @@ __all__ = [
     "match_event",
     "state_hits",
 ]
-
-CONTACT_ROLE_CHANGED = "contact.role_changed"
 
 EventTrigger = (
     TierEntered | TierLeft | ScoreDrop | SignalFired | NegativeNps | StageEntered

@@ -201,11 +201,15 @@ class HealthTier(_Spec):
 
 
 class SegmentIn(_Spec):
+    """The account is of one of ``segments``."""
+
     kind: Literal["segment"]
     segments: frozenset[Segment] = Field(min_length=1)
 
 
 class StageIn(_Spec):
+    """The account's lifecycle stage is one of ``stages``."""
+
     kind: Literal["stage"]
     stages: frozenset[LifecycleStage] = Field(min_length=1)
 

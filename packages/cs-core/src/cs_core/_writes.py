@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from cs_core._enums import ResolutionMethod
 from cs_core._errors import FieldProblem, InvalidRecordError
 from cs_core._identity import Key, account_id_of, accounts_by_domain, identities
+from cs_core._outbox import NewEvent, append_events
 from cs_core._records import (
     AccountOwnedRecord,
     AccountRecord,
@@ -48,7 +49,10 @@ from cs_core._tables import (
 from cs_core._types import utc_moment
 from cs_core._usage import refresh_usage_rollups
 
-__all__ = ["WriteResult", "resolve_pending_accounts", "write_records"]
+__all__ = ["CONTACT_ROLE_CHANGED", "WriteResult", "resolve_pending_accounts", "write_records"]
+
+CONTACT_ROLE_CHANGED = "contact.role_changed"
+"""The event a contact's change of title, role (champion, sponsor, admin) or status makes."""
 
 # Accounts first, so that records of the same batch can resolve to them.
 _ORDER: tuple[type[Record], ...] = (
@@ -319,9 +323,53 @@ def _write_owned(
         )
         touched.update(row.account_id for row in inserted if row.account_id)
         return len(inserted), unresolved
+    if isinstance(records[0], ContactRecord):
+        append_events(session, _role_changes(session, rows))
     bulk_upsert(session, table, ("source", "external_id"), rows)
     touched.update(row["account_id"] for row in rows if row["account_id"])
     return len(rows), unresolved
+
+
+_ROLES = (("is_champion", "champion"), ("is_executive_sponsor", "executive_sponsor"),
+          ("is_admin", "admin"))  # fmt: skip
+
+
+def _role_changes(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[NewEvent]:
+    """``contact.role_changed`` events for stored contacts whose title, roles or status the
+    incoming rows change (a new contact is no change)."""
+    keys = [(row["source"], row["external_id"]) for row in rows]
+    before = {
+        (found.source, found.external_id): found
+        for found in session.execute(
+            select(Contact.source, Contact.external_id, Contact.title, Contact.status,
+                   *(getattr(Contact, column) for column, _ in _ROLES))
+            .where(tuple_(Contact.source, Contact.external_id).in_(keys))
+        )
+    }  # fmt: skip
+    events = []
+    for row in rows:
+        old = before.get((row["source"], row["external_id"]))
+        if old is None:
+            continue
+        changes = []
+        if (old.title or "") != (row["title"] or ""):
+            changes.append(f"title {old.title or '-'} -> {row['title'] or '-'}")
+        became = [role for column, role in _ROLES if row[column] and not getattr(old, column)]
+        ceased = [role for column, role in _ROLES if getattr(old, column) and not row[column]]
+        changes += [f"became {role}" for role in became] + [f"no longer {r}" for r in ceased]
+        if old.status != row["status"]:
+            changes.append(f"status {old.status.value} -> {row['status'].value}")
+        if changes:
+            events.append(
+                NewEvent(
+                    CONTACT_ROLE_CHANGED,
+                    {"account_id": row["account_id"], "contact": f"{row['source']}:"
+                     f"{row['external_id']}", "email": row["email"], "change": "; ".join(changes),
+                     "became": became, "ceased": ceased},
+                    row["account_id"],
+                )
+            )  # fmt: skip
+    return events
 
 
 def _json_ready(row: dict[str, Any]) -> dict[str, Any]:
