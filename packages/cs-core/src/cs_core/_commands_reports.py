@@ -139,19 +139,19 @@ def _print_kpis(reports: list[KpiReport], period: Period, by: str | None) -> Non
 @json_option
 @pass_cli
 def portfolio_command(cli: CLIContext, as_of: datetime | None, as_json: bool) -> None:
-    """Each CSM's book: live accounts, ARR, accounts at risk, workload, renewals in 90 days."""
+    """Each CSM's book: live accounts, ARR, accounts at risk, tasks, workload, renewals soon."""
     rows = portfolio(cli.store(), as_of=moment(as_of))
     if as_json:
         emit_json([{**asdict(row), "arr": str(row.arr), "workload": row.workload} for row in rows])
         return
     table = Table(
-        "owner", "accounts", "ARR", "at risk", "open signals", "escalated tickets",
+        "owner", "accounts", "ARR", "at risk", "open signals", "open tasks", "escalated tickets",
         "renewals ≤ 90 days", "workload", title="CSM portfolios",
     )  # fmt: skip
     for row in rows:
         table.add_row(
             row.owner, f"{row.accounts:,}", _money(row.arr), f"{row.at_risk:,}",
-            f"{row.open_signals:,}", f"{row.escalated_tickets:,}",
+            f"{row.open_signals:,}", f"{row.open_tasks:,}", f"{row.escalated_tickets:,}",
             f"{row.renewals_next_90_days:,}", f"{row.workload:,}",
         )  # fmt: skip
     Console().print(table)

@@ -25,6 +25,7 @@ from cs_core._enums import (
     OpportunityType,
     Segment,
     SurveyKind,
+    TaskStatus,
 )
 from cs_core._lifecycle import customer_since, milestone_completions
 from cs_core._overrides import in_force
@@ -39,6 +40,7 @@ from cs_core._tables import (
     Opportunity,
     Signal,
     SurveyResponse,
+    Task,
     Ticket,
     TicketEscalation,
     UsageDaily,
@@ -383,11 +385,13 @@ class PortfolioRow:
     escalated_tickets: int
     """Unsolved tickets escalated beyond the first level."""
     renewals_next_90_days: int
+    open_tasks: int
+    """Open and snoozed tasks the CSM holds."""
 
     @property
     def workload(self) -> int:
-        """What asks for the CSM's attention: open signals and escalated tickets."""
-        return self.open_signals + self.escalated_tickets
+        """What asks for the CSM's attention: the tasks they hold and escalated tickets."""
+        return self.open_tasks + self.escalated_tickets
 
 
 def portfolio(store: Store, *, as_of: datetime | None = None) -> list[PortfolioRow]:
@@ -439,6 +443,14 @@ def portfolio(store: Store, *, as_of: datetime | None = None) -> list[PortfolioR
                 .distinct()
             )
         )
+        held = Counter(
+            session.scalars(
+                select(Task.owner).where(
+                    Task.status.in_((TaskStatus.OPEN, TaskStatus.SNOOZED)),
+                    Task.owner.is_not(None),
+                )
+            )
+        )
     rows: dict[str, list[int]] = {}
     for account in live:
         rows.setdefault(owners[account], []).append(account)
@@ -454,6 +466,7 @@ def portfolio(store: Store, *, as_of: datetime | None = None) -> list[PortfolioR
                 any(today <= term.end < today + timedelta(days=90) for term in terms[account])
                 for account in book
             ),
+            open_tasks=held[owner],
         )
         for owner, book in sorted(rows.items())
     ]
