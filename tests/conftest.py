@@ -9,6 +9,7 @@ touched.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import shutil
 import uuid
@@ -23,6 +24,8 @@ from sqlalchemy.engine import URL, make_url
 from cs_core import Base, Store
 
 POSTGRES_URL = os.environ.get("CS_TEST_POSTGRES_URL")
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+"""The documentation's examples: real files, run or loaded by the tests."""
 DIALECTS = [
     "sqlite",
     pytest.param(
@@ -148,3 +151,19 @@ def assert_imports_only_public_cs_core() -> Callable[[ModuleType, str], None]:
             assert not module.startswith(forbidden), f"{path} imports {module}"
 
     return check
+
+
+def load_docs_example(name: str) -> ModuleType:
+    """Import ``docs/examples/NAME`` as a module (the plugin examples are loaded, not run)."""
+    spec = importlib.util.spec_from_file_location(Path(name).stem, EXAMPLES / name)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def docs_example() -> Callable[[str], ModuleType]:
+    """:func:`load_docs_example`, for tests of the documentation's plugin examples."""
+    return load_docs_example

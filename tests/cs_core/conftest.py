@@ -23,6 +23,7 @@ from cs_core import (
     account_ids,
     write_daily_usage,
 )
+from cs_core._cli import main
 
 TODAY = datetime.now(UTC).date()
 OBSERVED = TODAY - timedelta(days=120)
@@ -86,3 +87,15 @@ def record_health(
     session.add(HealthHistory(**fields, cause="customer"))
     if latest:
         session.merge(HealthScoreRow(**fields))
+
+
+def run_cs(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``cs ARGS`` in-process as a user would; its exit status, output and errors."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

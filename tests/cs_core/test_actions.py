@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -214,15 +213,11 @@ def test_clashing_and_malformed_actions_name_the_plugin() -> None:
         action_registry(manager)
 
 
-def test_the_docs_action_plugin_example_posts_to_teams(receiver: Receiver) -> None:
-    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "action_plugin.py"
-    spec = importlib.util.spec_from_file_location("action_plugin", path)
-    assert spec is not None
-    assert spec.loader is not None
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+def test_the_docs_action_plugin_example_posts_to_teams(
+    receiver: Receiver, docs_example: Callable[[str], ModuleType]
+) -> None:
     manager = plugin_manager(load_entry_points=False)
-    manager.register(example, name="teams-plugin")
+    manager.register(docs_example("action_plugin.py"), name="teams-plugin")
     teams = action_registry(manager).get("teams")
     assert teams.send(NOTE, {"url": receiver.url}) == "Teams answered 200"
     ((_, body),) = receiver.requests

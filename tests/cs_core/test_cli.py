@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from cs_core import Store, hookimpl, plugin_manager
-from cs_core._cli import build_cli, main
+from cs_core._cli import build_cli
+
+from .conftest import run_cs as run
 
 
 @pytest.fixture
@@ -19,16 +21,6 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("CS_DATABASE_URL", url)
     return url
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

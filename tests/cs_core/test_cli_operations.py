@@ -9,6 +9,8 @@ import pytest
 
 from cs_core._cli import main
 
+from .conftest import run_cs as run
+
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -27,17 +29,6 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 def database(demo_store: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("CS_DATABASE_URL", demo_store)
     return demo_store
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_sla_records_escalations_once(database: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -28,7 +27,6 @@ from cs_core import (
     score_all,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "metric_plugin.py"
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 QUEUE_CARD = """
 id = "queue"
@@ -48,18 +46,11 @@ weight = 100
 """
 
 
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("metric_plugin", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_plugin_metric_is_scored_like_a_builtin(store: Store) -> None:
+def test_a_plugin_metric_is_scored_like_a_builtin(
+    store: Store, docs_example: Callable[[str], ModuleType]
+) -> None:
     manager = plugin_manager(load_entry_points=False)
-    manager.register(load_example(), name="example")
+    manager.register(docs_example("metric_plugin.py"), name="example")
     registry = metric_registry(manager)
     assert registry.owners["open_tickets"] == "example"
     assert registry.owners["nps"] == "cs_core.metrics"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from click.testing import CliRunner
@@ -55,17 +56,11 @@ def test_example_prints_what_the_docs_say(name: str, tmp_path: Path) -> None:
 
 
 def test_the_command_plugin_example_adds_a_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs_example: Callable[[str], ModuleType]
 ) -> None:
     monkeypatch.setenv("CS_DATABASE_URL", f"sqlite:///{tmp_path / 'cs.db'}")
-    spec = importlib.util.spec_from_file_location("command_plugin", EXAMPLES / "command_plugin.py")
-    assert spec is not None
-    assert spec.loader is not None
-    command_plugin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(command_plugin)
-
     manager = plugin_manager(load_entry_points=False)
-    manager.register(command_plugin, name="example")
+    manager.register(docs_example("command_plugin.py"), name="example")
     cli = build_cli(manager)
     runner = CliRunner()
     assert runner.invoke(cli, ["demo", "--accounts", "10", "--json"]).exit_code == 0
