@@ -10,7 +10,7 @@ was known then, so a forecast made in the past can be compared with what actuall
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -279,17 +279,7 @@ def renewal_forecast(
     ]
     actual = sum((term.arr for term in renewed), Decimal(0))
     accuracy = None if not actual else max(0.0, 1 - float(abs(expected - actual) / actual))
-    return RenewalForecast(
-        period=forecast.period,
-        as_of=forecast.as_of,
-        contracts=forecast.contracts,
-        arr=forecast.arr,
-        expected_arr=forecast.expected_arr,
-        by_tier=forecast.by_tier,
-        actual_arr=actual,
-        renewed=len(renewed),
-        accuracy=accuracy,
-    )
+    return replace(forecast, actual_arr=actual, renewed=len(renewed), accuracy=accuracy)
 
 
 @dataclass(frozen=True, slots=True)
