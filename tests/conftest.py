@@ -124,6 +124,33 @@ def store(
     opened.close()
 
 
+@pytest.fixture(params=DIALECTS)
+def store_factory(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    migrated_sqlite_template: Path,
+    postgres_server: PostgresServer | None,
+) -> Iterator[Callable[[], Store]]:
+    """Makes new migrated, empty stores on each dialect, for tests that compare two stores."""
+    opened: list[Store] = []
+
+    def make() -> Store:
+        if request.param == "postgresql":
+            assert postgres_server is not None
+            made = Store(postgres_server.create_database())
+            made.upgrade()
+        else:
+            path = tmp_path / f"store-{len(opened)}.db"
+            shutil.copyfile(migrated_sqlite_template, path)
+            made = Store(f"sqlite:///{path}")
+        opened.append(made)
+        return made
+
+    yield make
+    for made in opened:
+        made.close()
+
+
 def imported_modules(package: ModuleType) -> Iterator[tuple[Path, str]]:
     """Every module that a package's source files import, with the importing file."""
     assert package.__file__ is not None

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from cs_core._actions import ActionPlugin
+    from cs_core._connectors import Connector
     from cs_core._metric_values import AccountRange
     from cs_core._metrics import MetricDefinition
 
@@ -21,6 +22,7 @@ __all__ = [
     "MetricProvider",
     "RegisterAction",
     "RegisterCommand",
+    "RegisterConnector",
     "RegisterMetric",
     "hookimpl",
     "hookspec",
@@ -46,3 +48,6 @@ RegisterMetric = Callable[["MetricDefinition", MetricProvider], None]
 
 RegisterAction = Callable[["ActionPlugin"], None]
 """The ``register`` callback that :meth:`HookSpecs.cs_register_actions` receives."""
+
+RegisterConnector = Callable[[type["Connector"]], None]
+"""The ``register`` callback that :meth:`HookSpecs.cs_register_connectors` receives."""

@@ -18,6 +18,7 @@ from cs_core._markers import (
     ENTRY_POINT_GROUP,
     RegisterAction,
     RegisterCommand,
+    RegisterConnector,
     RegisterMetric,
     hookimpl,
     hookspec,
@@ -28,6 +29,7 @@ __all__ = [
     "HookSpecs",
     "RegisterAction",
     "RegisterCommand",
+    "RegisterConnector",
     "RegisterMetric",
     "hookimpl",
     "hookspec",
@@ -55,6 +57,16 @@ class HookSpecs:
         called once per chunk of accounts with ``(session, accounts, as_of)`` and returns, per
         account id, a mapping of metric names to values (``None`` or absent: no data); one
         provider may compute several metrics. A name already taken is an error.
+        """
+
+    @hookspec
+    def cs_register_connectors(self, register: RegisterConnector) -> None:
+        """Add connectors that ``cs sync`` can run.
+
+        Call ``register(connector_class)`` for each: a :class:`Connector` subclass with a
+        ``name``, a ``settings_model`` read from ``CS_<NAME>_*`` environment variables,
+        ``check()`` and ``streams()``. A class that is not a connector, or a name already taken,
+        is an error naming the plugin.
         """
 
     @hookspec

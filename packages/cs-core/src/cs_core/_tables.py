@@ -71,9 +71,13 @@ __all__ = [
     "PlaybookFiring",
     "PlaybookRun",
     "ProductFeature",
+    "QuarantinedRecord",
     "ScoringRun",
     "Signal",
     "SurveyResponse",
+    "SyncRun",
+    "SyncRunStream",
+    "SyncState",
     "Task",
     "Ticket",
     "TicketEscalation",
@@ -626,6 +630,68 @@ class PlaybookEpisode(Base):
     )
     occurrence: Mapped[str] = mapped_column(String(127), primary_key=True)
     began_at: Mapped[datetime]
+
+
+class SyncState(Base):
+    """A stream's cursor state, committed with the records it covers."""
+
+    __tablename__ = "sync_state"
+
+    connector: Mapped[str] = mapped_column(String(63), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(63), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class SyncRun(Base):
+    """One run of ``cs sync`` for a connector."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(63), index=True)
+    full_refresh: Mapped[bool] = mapped_column(Boolean)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    """``running``, ``succeeded``, or ``failed`` when a stream failed."""
+
+
+class SyncRunStream(Base):
+    """What a run did with one stream."""
+
+    __tablename__ = "sync_run_streams"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    stream: Mapped[str] = mapped_column(String(63), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    records_read: Mapped[int] = mapped_column(Integer)
+    records_written: Mapped[int] = mapped_column(Integer)
+    records_quarantined: Mapped[int] = mapped_column(Integer)
+    retries: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(2000))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+
+
+class QuarantinedRecord(Base):
+    """A record a source sent that could not be stored: its payload as it came, and why."""
+
+    __tablename__ = "quarantined_records"
+    __table_args__ = (UniqueConstraint("connector", "stream", "record_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(63))
+    stream: Mapped[str] = mapped_column(String(63))
+    record_key: Mapped[str] = mapped_column(String(255))
+    """``kind:external_id``, or a hash of the payload when it names no id."""
+    kind: Mapped[str] = mapped_column(String(63))
+    payload: Mapped[dict[str, Any]]
+    reason: Mapped[str] = mapped_column(String(4000))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    quarantined_at: Mapped[datetime]
 
 
 class AccountToRescore(Base):
