@@ -1,7 +1,14 @@
-"""cs-connectors: the built-in connector plugins of the Customer Success SDK."""
+"""cs-connectors: the built-in connector plugins of the Customer Success SDK.
+
+Each connector is registered through cs-core's ``cs_register_connectors`` hook from the ``cs``
+entry point, exactly as a third party's would be, and depends on cs-core's public API only.
+"""
 
 from importlib.metadata import version as _version
 
+from cs_connectors._demo import DemoConnector, DemoSettings
+from cs_connectors._files import FilesConnector, FilesSettings
+
 __version__ = _version("cs-connectors")
 
-__all__ = ["__version__"]
+__all__ = ["DemoConnector", "DemoSettings", "FilesConnector", "FilesSettings", "__version__"]

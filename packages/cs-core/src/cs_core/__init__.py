@@ -50,7 +50,7 @@ from cs_core._connectors import (
     connector_registry,
     installed_connectors,
 )
-from cs_core._demo import DemoChunk, DemoOptions, Trajectory, generate_demo
+from cs_core._demo import DEMO_SOURCE, DemoChunk, DemoOptions, Trajectory, generate_demo
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._enums import (
     ContactStatus,
@@ -297,6 +297,7 @@ __all__ = [
     "BUILTIN_METRICS",
     "CONTACT_ROLE_CHANGED",
     "DEFAULT_CHURN_FEATURES",
+    "DEMO_SOURCE",
     "ENTRY_POINT_GROUP",
     "LIFECYCLE_STAGE_CHANGED",
     "MILESTONE_COMPLETED",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time
-from importlib.metadata import version
+from importlib.metadata import entry_points, version
 from typing import Any
 
 import click
@@ -20,10 +20,11 @@ from cs_core._commands_playbooks import playbooks, print_playbook_run, run_repor
 from cs_core._commands_reports import kpis, portfolio_command, renewals
 from cs_core._commands_scoring import explain, print_run, run_json, score
 from cs_core._commands_support import sla
+from cs_core._commands_sync import connectors, sync_command
 from cs_core._demo import DemoOptions
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._lifecycle import LifecycleReport, update_lifecycle
-from cs_core._markers import RegisterCommand, hookimpl
+from cs_core._markers import ENTRY_POINT_GROUP, RegisterCommand, hookimpl
 from cs_core._playbook_engine import PlaybookRunReport, run_playbooks
 from cs_core._scoring_run import RunSummary, score_all
 from cs_core._store import Store
@@ -49,6 +50,8 @@ def cs_register_commands(register: RegisterCommand) -> None:
     register(renewals)
     register(playbooks)
     register(tasks)
+    register(sync_command)
+    register(connectors)
 
 
 @click.group()
@@ -219,26 +222,51 @@ def _print_summary(summary: DemoSummary) -> None:
 @json_option
 @pass_cli
 def plugins(cli: CLIContext, as_json: bool) -> None:
-    """List the installed plugins and the hooks each implements."""
+    """List the installed plugins: package, version, hooks, and what each registers."""
+    packages = {
+        entry_point.name: (entry_point.dist.name, entry_point.dist.version)
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP)
+        if entry_point.dist is not None
+    }
     rows: list[dict[str, Any]] = []
     for name, plugin in sorted(cli.plugins.list_name_plugin()):
-        distribution = next(
-            (dist for found, dist in cli.plugins.list_plugin_distinfo() if found is plugin), None
-        )
+        package, release = packages.get(name, ("cs-core", version("cs-core")))
         rows.append(
             {
                 "name": name,
-                "package": distribution.project_name if distribution else "cs-core",
-                "version": distribution.version if distribution else version("cs-core"),
+                "package": package,
+                "version": release,
                 "hooks": sorted(
                     caller.name for caller in cli.plugins.get_hookcallers(plugin) or []
                 ),
+                "registers": _registered_by(plugin),
             }
         )
     if as_json:
         emit_json(rows)
         return
-    table = Table("plugin", "package", "version", "hooks")
+    table = Table("plugin", "package", "version", "registers")
     for row in rows:
-        table.add_row(row["name"], row["package"], row["version"], ", ".join(row["hooks"]))
+        table.add_row(
+            row["name"], row["package"], row["version"],
+            "; ".join(f"{hook}: {', '.join(names)}" for hook, names in row["registers"].items()),
+        )  # fmt: skip
     Console().print(table)
+
+
+def _registered_by(plugin: object) -> dict[str, list[str]]:
+    """Per hook the plugin implements, the names of what it registers through it."""
+    found: dict[str, list[str]] = {}
+    for hook in ("cs_register_commands", "cs_register_metrics", "cs_register_connectors",
+                 "cs_register_actions"):  # fmt: skip
+        implementation = getattr(plugin, hook, None)
+        if implementation is None:
+            continue
+        names: list[str] = []
+
+        def collect(item: object, *_: object, names: list[str] = names) -> None:
+            names.append(str(getattr(item, "name", item)))
+
+        implementation(register=collect)
+        found[hook.removeprefix("cs_register_")] = sorted(names)
+    return found

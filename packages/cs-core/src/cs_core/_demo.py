@@ -129,11 +129,15 @@ class DemoChunk:
     """Each account's trajectory by external id: the truth a health score should recover."""
 
 
-def generate_demo(options: DemoOptions) -> Iterator[DemoChunk]:
-    """Yield the customer base chunk by chunk, parents always before their subsidiaries."""
-    for start in range(0, options.accounts, options.chunk_size):
+def generate_demo(options: DemoOptions, *, start: int = 0) -> Iterator[DemoChunk]:
+    """Yield the customer base chunk by chunk, parents always before their subsidiaries.
+
+    ``start`` skips the accounts before it: each account is drawn alone, so a slice is the same
+    as in the whole base (a sync resumes that way).
+    """
+    for first in range(start, options.accounts, options.chunk_size):
         chunk = DemoChunk()
-        for index in range(start, min(start + options.chunk_size, options.accounts)):
+        for index in range(first, min(first + options.chunk_size, options.accounts)):
             _Account(options, index).emit(chunk)
         yield chunk
 

@@ -11,9 +11,11 @@ per thing it contributes, so that a plugin can contribute any number of them, or
 from __future__ import annotations
 
 import os
+from importlib.metadata import entry_points
 
 import pluggy
 
+from cs_core._errors import ConfigurationError
 from cs_core._markers import (
     ENTRY_POINT_GROUP,
     RegisterAction,
@@ -98,6 +100,33 @@ def plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
     manager.register(_metric_values, name="cs_core.metrics")
     manager.register(_churn_model, name="cs_core.churn_model")
     if load_entry_points:
-        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    manager.check_pending()
+        _load_entry_points(manager)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise ConfigurationError(
+            f"plugin {error.plugin!r} implements a hook cs does not have: {error}"
+        ) from None
     return manager
+
+
+def _load_entry_points(manager: pluggy.PluginManager) -> None:
+    """Load the ``cs`` entry points one by one, so that a broken plugin is named."""
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if manager.is_blocked(entry_point.name) or manager.get_plugin(entry_point.name):
+            continue
+        package = entry_point.dist.name if entry_point.dist else "an unknown package"
+        fix = f"fix or uninstall {package}, or set CS_DISABLE_PLUGINS={entry_point.name}"
+        try:
+            plugin = entry_point.load()
+        except Exception as error:
+            raise ConfigurationError(
+                f"plugin {entry_point.name!r} ({package}) failed to load: "
+                f"{type(error).__name__}: {error}; {fix}"
+            ) from error
+        try:
+            manager.register(plugin, name=entry_point.name)
+        except pluggy.PluginValidationError as error:
+            raise ConfigurationError(
+                f"plugin {entry_point.name!r} ({package}) does not match cs's hooks: {error}; {fix}"
+            ) from None

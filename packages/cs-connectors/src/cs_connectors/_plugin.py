@@ -1,0 +1,16 @@
+"""The built-in connectors, registered through the same hook as any plugin's."""
+
+from __future__ import annotations
+
+from cs_connectors._demo import DemoConnector
+from cs_connectors._files import FilesConnector
+from cs_core import RegisterConnector, hookimpl
+
+__all__ = ["cs_register_connectors"]
+
+
+@hookimpl
+def cs_register_connectors(register: RegisterConnector) -> None:
+    """Register the built-in connectors: demo and files."""
+    register(DemoConnector)
+    register(FilesConnector)
