@@ -34,9 +34,9 @@ EXPECTED = {
 
 
 def test_every_example_is_checked() -> None:
-    # The plugin examples have no output of their own: tests load them as plugins (the metric
-    # plugin in tests/cs_core/test_metric_plugins.py, the action plugin in test_actions.py).
-    plugins = {"action_plugin.py", "command_plugin.py", "metric_plugin.py"}
+    # The plugin examples have no output of their own: tests load them as plugins (in
+    # tests/cs_core: test_metric_plugins.py, test_actions.py, test_connector_example.py).
+    plugins = {"action_plugin.py", "command_plugin.py", "connector_plugin.py", "metric_plugin.py"}
     assert {path.name for path in EXAMPLES.glob("*.py")} == {*EXPECTED, *plugins}
 
 
