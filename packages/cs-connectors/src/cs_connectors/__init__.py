@@ -6,9 +6,25 @@ entry point, exactly as a third party's would be, and depends on cs-core's publi
 
 from importlib.metadata import version as _version
 
+from cs_connectors._analytics import (
+    AnalyticsConnector,
+    AnalyticsSettings,
+    amplitude_to_segment,
+    mixpanel_to_segment,
+)
 from cs_connectors._demo import DemoConnector, DemoSettings
 from cs_connectors._files import FilesConnector, FilesSettings
 
 __version__ = _version("cs-connectors")
 
-__all__ = ["DemoConnector", "DemoSettings", "FilesConnector", "FilesSettings", "__version__"]
+__all__ = [
+    "AnalyticsConnector",
+    "AnalyticsSettings",
+    "DemoConnector",
+    "DemoSettings",
+    "FilesConnector",
+    "FilesSettings",
+    "__version__",
+    "amplitude_to_segment",
+    "mixpanel_to_segment",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cs_connectors._analytics import AnalyticsConnector
 from cs_connectors._demo import DemoConnector
 from cs_connectors._files import FilesConnector
 from cs_core import RegisterConnector, hookimpl
@@ -11,6 +12,7 @@ __all__ = ["cs_register_connectors"]
 
 @hookimpl
 def cs_register_connectors(register: RegisterConnector) -> None:
-    """Register the built-in connectors: demo and files."""
+    """Register the built-in connectors: analytics, demo and files."""
+    register(AnalyticsConnector)
     register(DemoConnector)
     register(FilesConnector)

@@ -223,6 +223,7 @@ from cs_core._scorecard import (
 from cs_core._scorecard_rules import ScorecardRule, ScorecardRules, builtin_scorecards
 from cs_core._scoring import DimensionScore, HealthScore, Lever, MeasureScore, score_account
 from cs_core._scoring_run import RunSummary, score_all
+from cs_core._segment import IngestReport, ingest_segment, segment_fields
 from cs_core._settings import Settings, default_database_path, resolve_database_url
 from cs_core._signals import FiredSignal, Severity, SignalThresholds, detect_signals
 from cs_core._sla import (
@@ -378,6 +379,7 @@ __all__ = [
     "HealthTier",
     "HealthTrend",
     "HookSpecs",
+    "IngestReport",
     "InvalidArgumentError",
     "InvalidRecordError",
     "KpiReport",
@@ -538,6 +540,7 @@ __all__ = [
     "health_trend",
     "hookimpl",
     "hookspec",
+    "ingest_segment",
     "installed_actions",
     "installed_connectors",
     "installed_metrics",
@@ -575,6 +578,7 @@ __all__ = [
     "save_churn_model",
     "score_account",
     "score_all",
+    "segment_fields",
     "sign",
     "snooze_task",
     "sync",
