@@ -359,6 +359,13 @@ def test_deliveries_give_up_after_max_attempts_and_stay_visible(
     assert gave_up.next_attempt_at is None
 
 
+def test_an_empty_list_of_playbooks_runs_none(store: Store) -> None:
+    account = _account(store)
+    _health_event(store, account, "Yellow", "Red", 41.0)
+    assert run_playbooks(store, playbooks=[], as_of=NOW).by_playbook == {}
+    assert _count(store, Task) == 0
+
+
 def test_an_undeclared_channel_is_refused_before_anything_happens(store: Store) -> None:
     account = _account(store)
     _health_event(store, account, "Yellow", "Red", 41.0)

@@ -182,7 +182,11 @@ def run_playbooks(
 ) -> PlaybookRunReport:
     """Run every enabled playbook (default: the installed ones) once, as of ``as_of``."""
     moment = utc_moment(as_of, "as_of")
-    chosen = [playbook for playbook in (playbooks or installed_playbooks()) if playbook.enabled]
+    chosen = [
+        playbook
+        for playbook in (installed_playbooks() if playbooks is None else playbooks)
+        if playbook.enabled
+    ]
     settings = policies or load_policies()
     registry = actions or installed_actions()
     _check_channels(chosen, settings, registry)

@@ -71,7 +71,7 @@ def playbook_effectiveness(
     settings = (policies or load_policies()).playbooks
     windows = {
         playbook.name: timedelta(days=playbook.effect_days or settings.effect_days)
-        for playbook in (playbooks or installed_playbooks())
+        for playbook in (installed_playbooks() if playbooks is None else playbooks)
     }
     store.check_ready()
     with store.transaction() as session:
