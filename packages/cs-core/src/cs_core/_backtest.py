@@ -17,18 +17,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select
 
+from cs_core._book import contract_terms, renewal_outcome
 from cs_core._enums import ContractStatus
 from cs_core._errors import CSError
 from cs_core._markers import MetricProvider
 from cs_core._metric_registry import MetricRegistry, installed_metrics
 from cs_core._metric_values import AccountRange, compute_metrics
+from cs_core._policies import load_policies
 from cs_core._scorecard import Scorecard
 from cs_core._scoring import score_account
 from cs_core._store import Store
-from cs_core._tables import Account, Contract
+from cs_core._tables import Account
 
 __all__ = [
     "BacktestReport",
@@ -40,8 +41,6 @@ __all__ = [
     "observe",
     "roc_auc",
 ]
-
-_RENEWAL_GRACE = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +88,23 @@ class BacktestReport:
         return worst.churn_rate / self.churn_rate
 
 
-def churn_dates(store: Store) -> dict[int, date]:
-    """Per account that churned, the day it did."""
-    renewal = aliased(Contract)
-    ended = and_(
-        Contract.status.in_([ContractStatus.EXPIRED, ContractStatus.CANCELLED]),
-        ~exists().where(
-            renewal.account_id == Contract.account_id,
-            renewal.id != Contract.id,
-            renewal.start_date >= Contract.end_date - _RENEWAL_GRACE,
-        ),
-    )
+def churn_dates(store: Store, *, grace: timedelta | None = None) -> dict[int, date]:
+    """Per account that churned, the day it did: the end of its first contract that expired or
+    was cancelled without renewing (see :func:`renewal_outcome`; ``grace`` defaults to the
+    policies' ``renewals.grace_days``)."""
+    window = grace if grace is not None else load_policies().renewals.grace
     with store.transaction() as session:
-        rows = session.execute(
-            select(Contract.account_id, func.min(Contract.end_date))
-            .where(ended, Contract.account_id.is_not(None))
-            .group_by(Contract.account_id)
-        )
-        return {account_id: day for account_id, day in rows if account_id is not None}
+        terms = contract_terms(session)
+    churned: dict[int, date] = {}
+    for account, account_terms in terms.items():
+        for term in account_terms:
+            if term.status not in (ContractStatus.EXPIRED, ContractStatus.CANCELLED):
+                continue
+            if renewal_outcome(term, account_terms, window).renewed:
+                continue
+            if account not in churned or term.end < churned[account]:
+                churned[account] = term.end
+    return churned
 
 
 def roc_auc(scores: Sequence[float], churned: Sequence[bool]) -> float | None:
