@@ -146,6 +146,24 @@ def test_a_paginator_that_repeats_fails_the_stream(store: Store) -> None:
     assert count(store, Ticket) == 10  # what was committed before it is kept
 
 
+def test_one_runner_per_stream_on_postgresql(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer; the lock is PostgreSQL's")
+    key = func.hashtext("cs-sync:fake:tickets")
+    with store.engine.connect() as other:  # another sync of fake.tickets holds the lock
+        assert other.scalar(select(func.pg_try_advisory_lock(key)))
+        report = sync(store, fake())
+        other.execute(select(func.pg_advisory_unlock(key)))
+        other.commit()
+    assert [(s.stream, s.status) for s in report.streams] == [
+        ("accounts", "succeeded"), ("tickets", "failed"),
+    ]  # fmt: skip
+    assert report.streams[1].error == (
+        "another sync of fake.tickets is running: wait for it to finish"
+    )
+    assert sync(store, fake()).streams[1].status == "succeeded"
+
+
 def test_an_unknown_stream_is_named(store: Store) -> None:
     with pytest.raises(ConnectorError, match="no stream 'deals'; its streams: accounts, tickets"):
         sync(store, fake(), streams=["deals"])

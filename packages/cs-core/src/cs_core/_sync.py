@@ -18,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tenacity import (
     RetryCallState,
@@ -150,6 +152,28 @@ def sync(
     return outcome
 
 
+@contextmanager
+def _one_runner(store: Store, connector: str, stream: str) -> Iterator[None]:
+    """On PostgreSQL, hold a lock that only one sync of this stream at a time can take.
+
+    (SQLite has one writer; two processes syncing one stream there interleave their batches,
+    which the upserts make harmless, but the state of the last to commit wins.)
+    """
+    if store.dialect != "postgresql":
+        yield
+        return
+    key = func.hashtext(f"cs-sync:{connector}:{stream}")
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if not connection.scalar(select(func.pg_try_advisory_lock(key))):
+            raise ConnectorError(
+                f"another sync of {connector}.{stream} is running: wait for it to finish"
+            )
+        try:
+            yield
+        finally:
+            connection.execute(select(func.pg_advisory_unlock(key)))
+
+
 def _wait(state: RetryCallState, *, backoff: wait_exponential_jitter, cap: float) -> float:
     error = state.outcome.exception() if state.outcome else None
     if isinstance(error, TransientError) and error.retry_after is not None:
@@ -172,18 +196,19 @@ def _sync_stream(
     backoff = wait_exponential_jitter(multiplier=0.5, max=max_wait)
     fresh = full_refresh
     try:
-        for attempt in Retrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(attempts),
-            wait=lambda state: _wait(state, backoff=backoff, cap=max_wait),
-            reraise=True,
-        ):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    report.retries += 1
-                state = None if fresh else sync_state(store, connector.name, stream.name)
-                _read(store, connector, stream, state, run_id, batch_size, report, on_progress)
-                fresh = False  # a retry resumes from what this attempt committed
+        with _one_runner(store, connector.name, stream.name):
+            for attempt in Retrying(
+                retry=retry_if_exception_type(TransientError),
+                stop=stop_after_attempt(attempts),
+                wait=lambda state: _wait(state, backoff=backoff, cap=max_wait),
+                reraise=True,
+            ):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        report.retries += 1
+                    state = None if fresh else sync_state(store, connector.name, stream.name)
+                    _read(store, connector, stream, state, run_id, batch_size, report, on_progress)
+                    fresh = False  # a retry resumes from what this attempt committed
     except TransientError as error:
         report.status, report.error = "failed", f"{error} (after {attempts} attempts)"
     except ConnectorError as error:
