@@ -110,3 +110,17 @@ def test_check_says_what_to_fix(tmp_path: Path) -> None:
     (tmp_path / "map.toml").write_text("[deals]\nx = 'y'\n")
     with pytest.raises(ConnectorError, match=r"give tables \[accounts\].*unknown: deals"):
         FilesConnector(FilesSettings(path=tmp_path, mapping=tmp_path / "map.toml")).check()
+
+
+def test_a_cell_that_is_not_json_is_quarantined(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "contracts.csv").write_text(
+        "external_id,account_external_id,start_date,end_date,arr,products\n"
+        "k1,001,2026-01-01,2027-01-01,100,[not json\n"
+    )
+    (report,) = sync(
+        store, FilesConnector(FilesSettings(path=tmp_path)), streams=["contracts"]
+    ).streams
+    assert (report.status, report.written, report.quarantined) == ("succeeded", 0, 1)
+    with store.transaction() as session:
+        (reason,) = session.scalars(select(QuarantinedRecord.reason))
+    assert reason.startswith("products: Input should be a valid")

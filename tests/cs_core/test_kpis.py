@@ -177,6 +177,8 @@ def test_kpis_of_one_segment_and_one_owner(book: Store) -> None:
         ("ann", Decimal(3000), 1), ("bob", Decimal(7000), 0),
     ]  # fmt: skip
     assert compute_kpis(book, Q3, owner="nobody").grr is None
+    with pytest.raises(InvalidArgumentError, match="by segment or owner, not 'region'"):
+        kpis_by(book, Q3, "region")
     assert compute_kpis(book, Q3, owner="nobody").starting_accounts == 0
 
 

@@ -134,6 +134,23 @@ def test_a_stream_that_keeps_failing_fails_alone(store: Store) -> None:
         assert session.scalar(select(SyncRun.status)) == "failed"
 
 
+def test_a_connector_bug_fails_its_stream_and_the_run_is_finished(store: Store) -> None:
+    class Broken(Tickets):
+        def read(self, state: Any) -> Any:
+            raise KeyError("organization_id")
+
+    class Buggy(FakeConnector):
+        def streams(self) -> list[Any]:
+            return [Broken(self.fake_settings), *super().streams()[:1]]
+
+    report = sync(store, Buggy(FakeSettings()))
+    assert [(s.stream, s.status, s.error) for s in report.streams] == [
+        ("tickets", "failed", "KeyError: 'organization_id'"), ("accounts", "succeeded", None),
+    ]  # fmt: skip
+    with store.transaction() as session:
+        assert session.scalar(select(SyncRun.status)) == "failed"
+
+
 def test_a_paginator_that_repeats_fails_the_stream(store: Store) -> None:
     report = sync(store, fake(repeat_page=True))
     tickets = report.streams[1]

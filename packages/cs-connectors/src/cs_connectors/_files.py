@@ -71,6 +71,8 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
 
 class _FileStream(Stream):
     model: ClassVar[type[Record]]
+    json_fields: ClassVar[tuple[str, ...]] = ()
+    """Columns whose cells hold JSON."""
 
     def __init__(self, settings: FilesSettings, mapping: Mapping[str, str]) -> None:
         self.settings = settings
@@ -110,18 +112,21 @@ class _FileStream(Stream):
         )
 
     def prepare(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Turn cells that hold structure (JSON lists and objects) into values."""
+        """Turn cells that hold structure (JSON lists and objects) into values; a cell that is
+        not JSON stays text, for validation to refuse and the engine to quarantine."""
+        for name in self.json_fields:
+            if isinstance(fields.get(name), str):
+                try:
+                    fields[name] = json.loads(fields[name])
+                except json.JSONDecodeError:
+                    continue
         return fields
 
 
 class _Accounts(_FileStream):
     name: ClassVar[str] = "accounts"
     model = AccountRecord
-
-    def prepare(self, fields: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(fields.get("usage_limits"), str):
-            fields["usage_limits"] = json.loads(fields["usage_limits"])
-        return fields
+    json_fields = ("usage_limits",)
 
 
 class _Contacts(_FileStream):
@@ -132,11 +137,7 @@ class _Contacts(_FileStream):
 class _Contracts(_FileStream):
     name: ClassVar[str] = "contracts"
     model = ContractRecord
-
-    def prepare(self, fields: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(fields.get("products"), str):
-            fields["products"] = json.loads(fields["products"])
-        return fields
+    json_fields = ("products",)
 
 
 class FilesConnector(Connector):

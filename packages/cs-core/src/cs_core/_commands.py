@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import datetime
 from importlib.metadata import entry_points, version
 from typing import Any
 
@@ -28,6 +28,7 @@ from cs_core._markers import ENTRY_POINT_GROUP, RegisterCommand, hookimpl
 from cs_core._playbook_engine import PlaybookRunReport, run_playbooks
 from cs_core._scoring_run import RunSummary, score_all
 from cs_core._store import Store
+from cs_core._types import utc_midnight
 
 __all__ = ["cs_register_commands"]
 
@@ -175,7 +176,7 @@ def _score_demo(
 ) -> tuple[RunSummary, LifecycleReport, RunSummary]:
     """Score the base as of the day its data runs up to, evaluate its lifecycle (handoffs need
     a first score), then rescore the accounts whose stage, and so scorecard, changed."""
-    moment = datetime.combine(options.as_of, time(), UTC)
+    moment = utc_midnight(options.as_of)
     scored = score_all(store, as_of=moment)
     evaluated = update_lifecycle(store, as_of=moment)
     return scored, evaluated, score_all(store, as_of=moment, incremental=True)
@@ -183,7 +184,7 @@ def _score_demo(
 
 def _act_on_demo(store: Store, options: DemoOptions) -> PlaybookRunReport:
     """Run the playbooks on the scored base: the tasks a CS team would start the day with."""
-    return run_playbooks(store, as_of=datetime.combine(options.as_of, time(), UTC))
+    return run_playbooks(store, as_of=utc_midnight(options.as_of))
 
 
 def _summary_json(summary: DemoSummary) -> dict[str, object]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from statistics import median
 from typing import Any
@@ -27,6 +27,7 @@ from cs_core._enums import (
     SurveyKind,
     TaskStatus,
 )
+from cs_core._errors import InvalidArgumentError
 from cs_core._lifecycle import customer_since, milestone_completions
 from cs_core._overrides import in_force
 from cs_core._period import Period
@@ -45,7 +46,7 @@ from cs_core._tables import (
     TicketEscalation,
     UsageDaily,
 )
-from cs_core._types import utc_moment
+from cs_core._types import utc_midnight, utc_moment
 
 __all__ = ["KpiReport", "PortfolioRow", "compute_kpis", "kpis_by", "portfolio"]
 
@@ -108,10 +109,6 @@ class KpiReport:
 
 def _share(part: float | Decimal, whole: float | Decimal) -> float | None:
     return float(part) / float(whole) if whole else None
-
-
-def _moment(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
 
 
 def _arr(terms: list[ContractTerm], day: date) -> Decimal:
@@ -229,7 +226,7 @@ def _time_to_value(session: Session, period: Period, accounts: Select[int]) -> d
         for account, day in customer_since(session, accounts).items()
         if period.start <= day < period.end
     }
-    reached = milestone_completions(session, accounts, _moment(period.end), since)
+    reached = milestone_completions(session, accounts, utc_midnight(period.end), since)
     days = [
         (done[OnboardingMilestone.FIRST_VALUE].at.date() - since[account]).days
         for account, done in reached.items()
@@ -273,7 +270,7 @@ def _health_distribution(session: Session, period: Period, accounts: Select[int]
         select(HealthHistory.account_id, HealthHistory.tier)
         .where(
             HealthHistory.account_id.in_(accounts.scalar_subquery()),
-            HealthHistory.as_of < _moment(period.end),
+            HealthHistory.as_of < utc_midnight(period.end),
         )
         .order_by(HealthHistory.account_id, HealthHistory.as_of, HealthHistory.id)
     ):
@@ -285,8 +282,8 @@ def _voice(session: Session, period: Period, accounts: Select[int]) -> dict[str,
     scores = session.execute(
         select(SurveyResponse.survey, SurveyResponse.score).where(
             SurveyResponse.account_id.in_(accounts.scalar_subquery()),
-            SurveyResponse.responded_at >= _moment(period.start),
-            SurveyResponse.responded_at < _moment(period.end),
+            SurveyResponse.responded_at >= utc_midnight(period.start),
+            SurveyResponse.responded_at < utc_midnight(period.end),
         )
     ).all()
     nps = [score for survey, score in scores if survey is SurveyKind.NPS]
@@ -301,7 +298,7 @@ def _voice(session: Session, period: Period, accounts: Select[int]) -> dict[str,
 
 
 def _support(session: Session, period: Period, accounts: Select[int]) -> dict[str, Any]:
-    start, end = _moment(period.start), _moment(period.end)
+    start, end = utc_midnight(period.start), utc_midnight(period.end)
     mine = Ticket.account_id.in_(accounts.scalar_subquery())
     responses = [
         (answered - opened).total_seconds() / 3600
@@ -347,7 +344,7 @@ def kpis_by(
 ) -> list[KpiReport]:
     """The KPIs of ``period`` for each segment or each owner (``by``), within the filters."""
     if by not in ("segment", "owner"):
-        raise ValueError(f"KPIs can be broken down by segment or owner, not {by!r}")
+        raise InvalidArgumentError(f"KPIs can be broken down by segment or owner, not {by!r}")
     store.check_ready()
     with store.transaction() as session:
         column = Account.segment if by == "segment" else Account.owner

@@ -22,9 +22,9 @@ Stage changes, reached milestones and overdue milestones are outbox events, each
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any, TypeVar
 
@@ -42,7 +42,12 @@ from cs_core._enums import (
 )
 from cs_core._markers import MetricProvider
 from cs_core._metric_registry import installed_metrics
-from cs_core._metric_values import WORKFLOW_FEATURE, AccountRange, compute_metrics
+from cs_core._metric_values import (
+    WORKFLOW_FEATURE,
+    AccountRange,
+    account_ranges,
+    compute_metrics,
+)
 from cs_core._outbox import NewEvent, append_events
 from cs_core._policies import OnboardingTrack, Policies, load_policies
 from cs_core._renewals import EXPANSION_SIGNALS
@@ -60,7 +65,7 @@ from cs_core._tables import (
     UsageDaily,
     UsageFeatureDaily,
 )
-from cs_core._types import utc_moment
+from cs_core._types import utc_midnight, utc_moment
 
 __all__ = [
     "LIFECYCLE_STAGE_CHANGED",
@@ -103,10 +108,6 @@ def account_stage() -> ColumnElement[LifecycleStage]:
 def join_stage(query: _Query) -> _Query:
     """``query`` over accounts, their lifecycle evaluations joined for :func:`account_stage`."""
     return query.outerjoin(AccountLifecycle, AccountLifecycle.account_id == Account.id)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
 
 
 def customer_since(session: Session, accounts: Select[int]) -> dict[int, date]:
@@ -171,7 +172,7 @@ def milestone_completions(
             start = since.get(account)
             if start is None or milestone in reached[account]:
                 continue
-            reached[account][milestone] = Completion(_midnight(max(day, start)), evidence)
+            reached[account][milestone] = Completion(utc_midnight(max(day, start)), evidence)
     baselines = dict(
         session.execute(
             select(HealthHistory.account_id, func.min(HealthHistory.as_of))
@@ -281,13 +282,6 @@ class LifecycleReport:
     events: int = 0
 
 
-def _chunks(store: Store, size: int) -> Iterator[AccountRange]:
-    with store.transaction() as session:
-        low, high = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
-    for first in range(low or 0, (high or -1) + 1, size):
-        yield AccountRange(first, first + size - 1)
-
-
 def update_lifecycle(
     store: Store,
     *,
@@ -303,7 +297,7 @@ def update_lifecycle(
     store.check_ready()
     totals: Counter[str] = Counter()
     stages: Counter[str] = Counter()
-    for scope in _chunks(store, chunk_size):
+    for scope in account_ranges(store, chunk_size):
         with store.transaction() as session:
             chunk = _evaluate_chunk(session, scope, moment, chosen, providers)
         totals.update(chunk[0])

@@ -14,7 +14,7 @@ aggregates.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -33,6 +33,7 @@ from cs_core._markers import MetricProvider, RegisterMetric, hookimpl
 from cs_core._metrics import BUILTIN_METRICS
 from cs_core._policies import load_policies
 from cs_core._sql import Epoch
+from cs_core._store import Store
 from cs_core._tables import (
     Account,
     Contact,
@@ -50,6 +51,7 @@ __all__ = [
     "WORKFLOW_FEATURE",
     "AccountRange",
     "MetricValues",
+    "account_ranges",
     "compute_metrics",
     "cs_register_metrics",
 ]
@@ -78,6 +80,14 @@ class AccountRange:
         if self.ids is not None:
             return column.in_(sorted(self.ids))
         return column.between(self.first, self.last)
+
+
+def account_ranges(store: Store, size: int) -> Iterator[AccountRange]:
+    """Every account of the store as consecutive id ranges of ``size`` ids."""
+    with store.transaction() as session:
+        low, high = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
+    for first in range(low or 0, (high or -1) + 1, size):
+        yield AccountRange(first, first + size - 1)
 
 
 Provider = MetricProvider

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from cs_core._errors import ConfigurationError
 from cs_core._lifecycle import account_stage, join_stage
 from cs_core._markers import MetricProvider
 from cs_core._metric_registry import MetricRegistry, installed_metrics
-from cs_core._metric_values import AccountRange, compute_metrics
+from cs_core._metric_values import AccountRange, account_ranges, compute_metrics
 from cs_core._outbox import NewEvent, append_events
 from cs_core._scorecard import Scorecard
 from cs_core._scorecard_rules import ScorecardRules, builtin_scorecards
@@ -177,10 +177,7 @@ def _scopes(
 ) -> Iterator[AccountRange]:
     """The chunks of accounts a run scores: id ranges, or the marked accounts page by page."""
     if not incremental:
-        with store.transaction() as session:
-            low, high = session.execute(select(func.min(Account.id), func.max(Account.id))).one()
-        for first in range(low or 0, (high or -1) + 1, chunk_size):
-            yield AccountRange(first, first + chunk_size - 1)
+        yield from account_ranges(store, chunk_size)
         return
     after = 0
     while True:

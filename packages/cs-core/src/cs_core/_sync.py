@@ -213,6 +213,8 @@ def _sync_stream(
         report.status, report.error = "failed", f"{error} (after {attempts} attempts)"
     except ConnectorError as error:
         report.status, report.error = "failed", str(error)
+    except Exception as error:
+        report.status, report.error = "failed", f"{type(error).__name__}: {error}"
     else:
         report.status = "succeeded"
     return report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -21,6 +21,7 @@ __all__ = [
     "SourceName",
     "UtcDatetime",
     "parse_duration",
+    "utc_midnight",
     "utc_moment",
 ]
 
@@ -58,6 +59,11 @@ def parse_duration(text: str, name: str = "duration") -> timedelta:
 
 def _duration(value: object) -> object:
     return parse_duration(value) if isinstance(value, str) else value
+
+
+def utc_midnight(day: date) -> datetime:
+    """The first moment of ``day`` in UTC: what "as of a day" means."""
+    return datetime.combine(day, time(), UTC)
 
 
 def _check_cents(value: Decimal) -> Decimal:
