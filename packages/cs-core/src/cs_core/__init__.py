@@ -42,6 +42,7 @@ from cs_core._connectors import (
     ConnectorRegistry,
     ConnectorSettings,
     CursorTracker,
+    Deletion,
     PageGuard,
     PaginationError,
     Stream,
@@ -286,8 +287,10 @@ from cs_core._tasks import (
 from cs_core._usage import DailyUsage, FeatureUsage, refresh_usage_rollups, write_daily_usage
 from cs_core._validation import parse_records
 from cs_core._writes import (
+    ACCOUNT_DELETED,
     CONTACT_ROLE_CHANGED,
     WriteResult,
+    delete_records,
     resolve_pending_accounts,
     write_records,
 )
@@ -295,6 +298,7 @@ from cs_core._writes import (
 __version__ = _version("cs-core")
 
 __all__ = [
+    "ACCOUNT_DELETED",
     "BUILTIN_METRICS",
     "CONTACT_ROLE_CHANGED",
     "DEFAULT_CHURN_FEATURES",
@@ -354,6 +358,7 @@ __all__ = [
     "CreateTask",
     "CursorTracker",
     "DailyUsage",
+    "Deletion",
     "DemoChunk",
     "DemoOptions",
     "DemoSummary",
@@ -529,6 +534,7 @@ __all__ = [
     "customer_since",
     "decide_stage",
     "default_database_path",
+    "delete_records",
     "deliver_pending",
     "detect_signals",
     "effective_health",

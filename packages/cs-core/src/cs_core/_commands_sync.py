@@ -30,7 +30,8 @@ def _report_json(report: SyncReport) -> dict[str, object]:
         "records_per_second": round(report.records_per_second, 1),
         "streams": [
             {"stream": s.stream, "status": s.status, "read": s.read, "written": s.written,
-             "quarantined": s.quarantined, "retries": s.retries, "error": s.error}
+             "deleted": s.deleted, "quarantined": s.quarantined, "retries": s.retries,
+             "error": s.error}
             for s in report.streams
         ],
     }  # fmt: skip
@@ -58,14 +59,14 @@ class _Tracker:
 
 def _print_report(report: SyncReport, console: Console) -> None:
     table = Table(
-        "stream", "status", "read", "written", "quarantined", "retries", "error",
+        "stream", "status", "read", "written", "deleted", "quarantined", "retries", "error",
         title=f"Sync {report.run_id} of {report.connector}"
         f"{' (full refresh)' if report.full_refresh else ''}: {report.read:,} records in "
         f"{report.seconds:.1f}s ({report.records_per_second:,.0f}/s)",
     )  # fmt: skip
     for s in report.streams:
-        table.add_row(s.stream, s.status, f"{s.read:,}", f"{s.written:,}", f"{s.quarantined:,}",
-                      str(s.retries), s.error or "")  # fmt: skip
+        table.add_row(s.stream, s.status, f"{s.read:,}", f"{s.written:,}", f"{s.deleted:,}",
+                      f"{s.quarantined:,}", str(s.retries), s.error or "")  # fmt: skip
     console.print(table)
 
 

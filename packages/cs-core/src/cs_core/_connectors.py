@@ -4,8 +4,8 @@ A :class:`Connector` has a ``name`` (the source name its records carry), a setti
 from ``CS_<NAME>_*`` environment variables (secrets as ``SecretStr``: never logged or printed),
 ``check()`` and ``streams()``. A :class:`Stream` reads from an optional cursor state and yields
 records, :class:`Candidate` records for the engine to validate (a bad one is quarantined with its
-source payload) and :class:`Checkpoint` states. A connector never touches the database: the sync
-engine commits each batch with the checkpoint that covers it.
+source payload), :class:`Deletion` notices and :class:`Checkpoint` states. A connector never
+touches the database: the sync engine commits each batch with the checkpoint that covers it.
 
 Helpers every connector needs, so none writes its own: :class:`CursorTracker` for ``>=`` cursors
 with ties at the boundary, :class:`PageGuard` against paginators that repeat themselves, and
@@ -38,6 +38,7 @@ __all__ = [
     "ConnectorRegistry",
     "ConnectorSettings",
     "CursorTracker",
+    "Deletion",
     "PageGuard",
     "PaginationError",
     "Stream",
@@ -82,7 +83,17 @@ class Candidate:
     """The source's own representation, kept as it came for the quarantine."""
 
 
-StreamItem = Record | DailyUsage | Candidate | Checkpoint
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """The source deleted this record: the engine removes it from the store (see
+    :func:`cs_core.delete_records` for what deleting an account means)."""
+
+    model: type[Record]
+    source: str
+    external_id: str
+
+
+StreamItem = Record | DailyUsage | Candidate | Checkpoint | Deletion
 
 
 class Stream(ABC):

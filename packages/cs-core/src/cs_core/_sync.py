@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ from cs_core._connectors import (
     Checkpoint,
     Connector,
     ConnectorError,
+    Deletion,
     Stream,
     StreamItem,
     TransientError,
@@ -50,7 +51,7 @@ from cs_core._sql import dialect_insert
 from cs_core._store import Store
 from cs_core._tables import QuarantinedRecord, SyncRun, SyncRunStream, SyncState
 from cs_core._usage import DailyUsage, write_daily_usage
-from cs_core._writes import write_records
+from cs_core._writes import delete_records, write_records
 
 __all__ = ["StreamReport", "SyncReport", "sync", "sync_state"]
 
@@ -64,6 +65,8 @@ class StreamReport:
     """``succeeded`` or ``failed``."""
     read: int = 0
     written: int = 0
+    deleted: int = 0
+    """Records removed because the source deleted them."""
     quarantined: int = 0
     retries: int = 0
     error: str | None = None
@@ -140,7 +143,8 @@ def sync(
         with store.transaction() as session:
             session.add(SyncRunStream(
                 run_id=run_id, stream=name, status=report.status, records_read=report.read,
-                records_written=report.written, records_quarantined=report.quarantined,
+                records_written=report.written, records_deleted=report.deleted,
+                records_quarantined=report.quarantined,
                 retries=report.retries, error=report.error and report.error[:2000],
                 started_at=began, finished_at=datetime.now(UTC)))  # fmt: skip
     outcome = SyncReport(run_id, connector.name, full_refresh, tuple(reports),
@@ -257,30 +261,43 @@ def _commit(
     run_id: int,
     report: StreamReport,
 ) -> None:
-    """One transaction: the batch's records, its quarantined rejects, and the new state."""
+    """One transaction: the batch's records and deletions, its quarantined rejects, and the
+    new state. Of two items about one record, the later wins (updated, then deleted: gone)."""
     if not items and state is None:
         return
-    records: list[Record] = []
+    records: dict[tuple[type[Record], str, str], Record] = {}
+    deletions: dict[tuple[type[Record], str, str], Deletion] = {}
     usage: list[DailyUsage] = []
     rejected: list[tuple[str, Mapping[str, Any], str, str]] = []
     for item in items:
         match item:
             case Candidate():
                 try:
-                    records.append(item.model.model_validate(dict(item.fields)))
+                    record = item.model.model_validate(dict(item.fields))
                 except ValidationError as error:
                     rejected.append((item.model.kind, item.payload, _reason(error),
                                      _key(item.model.kind, item.fields, item.payload)))  # fmt: skip
+                else:
+                    key = (type(record), record.source, record.external_id)
+                    deletions.pop(key, None)
+                    records[key] = record
+            case Deletion():
+                key = (item.model, item.source, item.external_id)
+                records.pop(key, None)
+                deletions[key] = item
             case DailyUsage():
                 usage.append(item)
             case Record():
-                records.append(item)
+                key = (type(item), item.source, item.external_id)
+                deletions.pop(key, None)
+                records[key] = item
     with store.transaction() as session:
-        report.written += _write(session, records, usage, rejected)
-        for kind, payload, reason, key in rejected:
+        report.written += _write(session, list(records.values()), usage, rejected)
+        report.deleted += _delete(session, deletions.values())
+        for kind, payload, reason, record_key in rejected:
             session.execute(
                 dialect_insert(session, QuarantinedRecord.__table__)  # type: ignore[arg-type]
-                .values(connector=connector.name, stream=stream.name, record_key=key[:255],
+                .values(connector=connector.name, stream=stream.name, record_key=record_key[:255],
                         kind=kind, payload=_json_safe(payload), reason=reason[:4000],
                         run_id=run_id, quarantined_at=datetime.now(UTC))
                 .on_conflict_do_update(
@@ -327,6 +344,13 @@ def _write(
                 for u in usage if _usage_label(u) in refused
             )  # fmt: skip
             records, usage = kept_records, kept_usage
+
+
+def _delete(session: Session, deletions: Iterable[Deletion]) -> int:
+    by_model: dict[type[Record], list[tuple[str, str]]] = {}
+    for deletion in deletions:
+        by_model.setdefault(deletion.model, []).append((deletion.source, deletion.external_id))
+    return sum(delete_records(session, model, keys) for model, keys in by_model.items())
 
 
 def _usage_label(row: DailyUsage) -> str:

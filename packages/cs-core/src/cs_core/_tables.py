@@ -669,6 +669,7 @@ class SyncRunStream(Base):
     status: Mapped[str] = mapped_column(String(16))
     records_read: Mapped[int] = mapped_column(Integer)
     records_written: Mapped[int] = mapped_column(Integer)
+    records_deleted: Mapped[int] = mapped_column(Integer, server_default="0")
     records_quarantined: Mapped[int] = mapped_column(Integer)
     retries: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(2000))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, select, tuple_, update
+from sqlalchemy import Table, case, delete, exists, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from cs_core._enums import ResolutionMethod
@@ -49,7 +49,17 @@ from cs_core._tables import (
 from cs_core._types import utc_moment
 from cs_core._usage import refresh_usage_rollups
 
-__all__ = ["CONTACT_ROLE_CHANGED", "WriteResult", "resolve_pending_accounts", "write_records"]
+__all__ = [
+    "ACCOUNT_DELETED",
+    "CONTACT_ROLE_CHANGED",
+    "WriteResult",
+    "delete_records",
+    "resolve_pending_accounts",
+    "write_records",
+]
+
+ACCOUNT_DELETED = "account.deleted"
+"""The event an account's deletion makes (its last source deleted it)."""
 
 CONTACT_ROLE_CHANGED = "contact.role_changed"
 """The event a contact's change of title, role (champion, sponsor, admin) or status makes."""
@@ -328,6 +338,54 @@ def _write_owned(
     bulk_upsert(session, table, ("source", "external_id"), rows)
     touched.update(row["account_id"] for row in rows if row["account_id"])
     return len(rows), unresolved
+
+
+def delete_records(session: Session, model: type[Record], keys: Sequence[Key]) -> int:
+    """Delete the records of kind ``model`` a source deleted, by ``(source, external_id)``, in
+    the caller's transaction; returns how many were stored. Keys never stored are ignored.
+
+    A deleted account loses that source's identity; the account itself goes (with its scores,
+    signals and tasks) only when no other source still knows it, and its records from other
+    sources then wait, unresolved, for an account to claim them. The accounts whose records
+    were deleted are marked for rescoring. Usage events cannot be deleted: their daily rollups
+    have already counted them.
+    """
+    if not keys:
+        return 0
+    if model is AccountRecord:
+        return _delete_accounts(session, keys)
+    if model is UsageEventRecord or model not in _OWNED_TABLES:
+        raise TypeError(f"{model.__name__} records cannot be deleted")
+    table: Table = _OWNED_TABLES[model].__table__  # type: ignore[assignment]
+    removed = session.execute(
+        delete(table)
+        .where(tuple_(table.c.source, table.c.external_id).in_(keys))
+        .returning(table.c.account_id)
+    ).all()
+    mark_for_rescoring(session, (row.account_id for row in removed))
+    return len(removed)
+
+
+def _delete_accounts(session: Session, keys: Sequence[Key]) -> int:
+    known = tuple_(AccountIdentity.source, AccountIdentity.external_id).in_(keys)
+    removed = list(
+        session.scalars(delete(AccountIdentity).where(known).returning(AccountIdentity.account_id))
+    )
+    accounts = set(removed)
+    forgotten = set(
+        session.scalars(
+            delete(Account)
+            .where(Account.id.in_(accounts),
+                   ~exists().where(AccountIdentity.account_id == Account.id))
+            .returning(Account.id)
+        )
+    )  # fmt: skip
+    append_events(
+        session,
+        [NewEvent(ACCOUNT_DELETED, {"account_id": account}, account) for account in forgotten],
+    )
+    mark_for_rescoring(session, accounts - forgotten)
+    return len(removed)
 
 
 _ROLES = (("is_champion", "champion"), ("is_executive_sponsor", "executive_sponsor"),
