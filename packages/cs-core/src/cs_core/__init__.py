@@ -244,6 +244,7 @@ from cs_core._tables import (
     AccountIdentity,
     AccountLifecycle,
     AccountToRescore,
+    ApiToken,
     Base,
     ChurnModelRow,
     Contact,
@@ -283,6 +284,14 @@ from cs_core._tasks import (
     list_tasks,
     reassign_task,
     snooze_task,
+)
+from cs_core._tokens import (
+    Scope,
+    TokenInfo,
+    create_token,
+    list_tokens,
+    revoke_token,
+    verify_token,
 )
 from cs_core._usage import DailyUsage, FeatureUsage, refresh_usage_rollups, write_daily_usage
 from cs_core._validation import parse_records
@@ -330,6 +339,7 @@ __all__ = [
     "ActionOutcome",
     "ActionPlugin",
     "ActionRegistry",
+    "ApiToken",
     "BacktestReport",
     "Band",
     "Bands",
@@ -454,6 +464,7 @@ __all__ = [
     "RenewalWindow",
     "ResolutionMethod",
     "RunSummary",
+    "Scope",
     "ScoreDrop",
     "Scorecard",
     "ScorecardRule",
@@ -503,6 +514,7 @@ __all__ = [
     "TierLeft",
     "TierOutcome",
     "TimeToValue",
+    "TokenInfo",
     "Trajectory",
     "TransientError",
     "Trigger",
@@ -531,6 +543,7 @@ __all__ = [
     "compute_kpis",
     "compute_metrics",
     "connector_registry",
+    "create_token",
     "customer_since",
     "decide_stage",
     "default_database_path",
@@ -554,6 +567,7 @@ __all__ = [
     "kpis_by",
     "latest_churn_model",
     "list_tasks",
+    "list_tokens",
     "load_demo",
     "load_playbooks",
     "load_policies",
@@ -579,6 +593,7 @@ __all__ = [
     "renewal_forecast",
     "resolve_database_url",
     "resolve_pending_accounts",
+    "revoke_token",
     "roc_auc",
     "run_playbooks",
     "save_churn_model",
@@ -593,6 +608,7 @@ __all__ = [
     "time_to_value_by_segment",
     "upcoming_renewals",
     "update_lifecycle",
+    "verify_token",
     "write_daily_usage",
     "write_records",
 ]

@@ -734,3 +734,17 @@ class ProductFeature(Base):
     feature: Mapped[str] = mapped_column(String(255), primary_key=True)
     first_used: Mapped[date] = mapped_column(Date)
     last_used: Mapped[date] = mapped_column(Date)
+
+
+class ApiToken(Base):
+    """A token for the API: only its SHA-256 is kept; the secret is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
