@@ -34,6 +34,7 @@ from cs_core._churn_model import (
     latest_churn_model,
     save_churn_model,
 )
+from cs_core._cli_context import CLIContext, emit_json, json_option, pass_cli
 from cs_core._connectors import (
     Candidate,
     Checkpoint,
@@ -118,6 +119,7 @@ from cs_core._overrides import (
     clear_override,
     effective_health,
     override_health,
+    override_in_force,
     override_rates,
 )
 from cs_core._period import Period
@@ -344,6 +346,7 @@ __all__ = [
     "Band",
     "Bands",
     "Base",
+    "CLIContext",
     "CSError",
     "CalibrationBin",
     "Candidate",
@@ -551,6 +554,7 @@ __all__ = [
     "deliver_pending",
     "detect_signals",
     "effective_health",
+    "emit_json",
     "evaluate_sla",
     "expansion_pipeline",
     "fit_churn_model",
@@ -564,6 +568,7 @@ __all__ = [
     "installed_connectors",
     "installed_metrics",
     "installed_playbooks",
+    "json_option",
     "kpis_by",
     "latest_churn_model",
     "list_tasks",
@@ -578,8 +583,10 @@ __all__ = [
     "observation_days",
     "observe",
     "override_health",
+    "override_in_force",
     "override_rates",
     "parse_records",
+    "pass_cli",
     "playbook_actions",
     "playbook_effectiveness",
     "playbook_runs",

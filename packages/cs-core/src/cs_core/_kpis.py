@@ -29,7 +29,7 @@ from cs_core._enums import (
 )
 from cs_core._errors import InvalidArgumentError
 from cs_core._lifecycle import customer_since, milestone_completions
-from cs_core._overrides import in_force
+from cs_core._overrides import override_in_force
 from cs_core._period import Period
 from cs_core._policies import Policies, load_policies
 from cs_core._store import Store
@@ -414,7 +414,7 @@ def portfolio(store: Store, *, as_of: datetime | None = None) -> list[PortfolioR
                     HealthOverride,
                     and_(
                         HealthOverride.account_id == HealthScoreRow.account_id,
-                        in_force(moment),
+                        override_in_force(moment),
                     ),
                 )
                 .where(tier.in_(_AT_RISK_TIERS))

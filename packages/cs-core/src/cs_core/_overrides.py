@@ -26,8 +26,8 @@ __all__ = [
     "OverrideRate",
     "clear_override",
     "effective_health",
-    "in_force",
     "override_health",
+    "override_in_force",
     "override_rates",
 ]
 
@@ -66,7 +66,7 @@ class OverrideRate:
         return self.overridden / self.accounts if self.accounts else 0.0
 
 
-def in_force(moment: datetime) -> ColumnElement[bool]:
+def override_in_force(moment: datetime) -> ColumnElement[bool]:
     """SQL: the override is in force at ``moment`` (not cleared, begun, not expired)."""
     return (
         HealthOverride.cleared_at.is_(None)
@@ -78,7 +78,7 @@ def in_force(moment: datetime) -> ColumnElement[bool]:
 def _active(session: Session, account_id: int, moment: datetime) -> HealthOverride | None:
     return session.scalars(
         select(HealthOverride)
-        .where(HealthOverride.account_id == account_id, in_force(moment))
+        .where(HealthOverride.account_id == account_id, override_in_force(moment))
         .order_by(HealthOverride.created_at.desc(), HealthOverride.id.desc())
         .limit(1)
     ).first()
@@ -201,7 +201,7 @@ def override_rates(session: Session, *, now: datetime | None = None) -> list[Ove
         session.execute(
             select(HealthScoreRow.scorecard_id, func.count(HealthOverride.account_id.distinct()))
             .join(HealthOverride, HealthOverride.account_id == HealthScoreRow.account_id)
-            .where(in_force(moment))
+            .where(override_in_force(moment))
             .group_by(HealthScoreRow.scorecard_id)
         ).all()
     )

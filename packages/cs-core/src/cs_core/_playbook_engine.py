@@ -30,7 +30,7 @@ from cs_core._enums import LifecycleStage, Segment, TaskPriority, TaskStatus
 from cs_core._errors import ConfigurationError
 from cs_core._lifecycle import account_stage, join_stage
 from cs_core._outbox import NewEvent, append_events, read_events
-from cs_core._overrides import in_force
+from cs_core._overrides import override_in_force
 from cs_core._playbook_triggers import (
     EventTrigger,
     Hit,
@@ -402,7 +402,8 @@ def _contexts(session: Session, ids: set[int], moment: datetime) -> dict[int, Ac
                        Account.owner, Account.segment, Account.arr, tier, score, account_stage())
             )
             .outerjoin(HealthScoreRow, HealthScoreRow.account_id == Account.id)
-            .outerjoin(HealthOverride, (HealthOverride.account_id == Account.id) & in_force(moment))
+            .outerjoin(HealthOverride,
+                       (HealthOverride.account_id == Account.id) & override_in_force(moment))
             .where(Account.id.in_(page))
         )  # fmt: skip
         for (

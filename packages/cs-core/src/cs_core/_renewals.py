@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from cs_core._book import accounts_of, contract_terms, renewal_outcome
 from cs_core._enums import OpportunityOutcome, OpportunityType, RenewalTrack, Segment
 from cs_core._errors import InvalidArgumentError
-from cs_core._overrides import in_force
+from cs_core._overrides import override_in_force
 from cs_core._period import Period
 from cs_core._policies import Policies, RenewalPolicy, RenewalStep, load_policies
 from cs_core._signals import Severity
@@ -94,7 +94,7 @@ def _tiers_at(session: Session, accounts: set[int], moment: datetime) -> dict[in
             tiers[account] = tier
     for account, tier in session.execute(
         select(HealthOverride.account_id, HealthOverride.tier)
-        .where(in_force(moment))
+        .where(override_in_force(moment))
         .order_by(HealthOverride.created_at, HealthOverride.id)
     ):
         if account in accounts:

@@ -1,0 +1,197 @@
+"""The ASGI application: GraphQL (with GraphiQL), health and readiness probes, Prometheus metrics.
+
+Every GraphQL request is authenticated by its bearer token (websockets: the ``Authorization``
+connection parameter); documents are bounded in depth, aliases and tokens before they run;
+errors from inside resolvers reach clients as "internal error" while the log keeps them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from anyio import to_thread
+from graphql import GraphQLError
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry import Schema
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionContext
+
+from cs_core import CSError, Store, TokenInfo, builtin_scorecards, verify_token
+from cs_server._context import Context
+from cs_server._schema import Mutation, Query
+from cs_server._settings import ServerSettings
+
+__all__ = ["create_app", "schema"]
+
+log = structlog.get_logger("cs_server")
+
+
+def _expected(error: GraphQLError) -> bool:
+    """Errors that are the caller's to fix (bad input, a missing scope), not bugs: shown to the
+    client as they are and not logged as failures."""
+    original = error.original_error
+    return original is None or isinstance(original, CSError | GraphQLError)
+
+
+class _Schema(Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if not _expected(error):
+                log.error("resolver failed", error=str(error), path=error.path,
+                          exc_info=error.original_error)  # fmt: skip
+
+
+def schema(settings: ServerSettings | None = None) -> Schema:
+    """The GraphQL schema, with the limits of ``settings``."""
+    chosen = settings or ServerSettings()
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        # Factories: each request gets fresh extension instances (the caches are shared).
+        extensions=[
+            lambda: MaxTokensLimiter(max_token_count=chosen.max_tokens),
+            lambda: QueryDepthLimiter(max_depth=chosen.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=chosen.max_aliases),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: MaskErrors(
+                should_mask_error=lambda error: not _expected(error),
+                error_message="internal error",
+            ),
+        ],
+    )
+
+
+def _bearer(header: str | None) -> str | None:
+    if header is None:
+        return None
+    kind, _, secret = header.partition(" ")
+    return secret.strip() if kind.lower() == "bearer" and secret.strip() else None
+
+
+class _GraphQL(GraphQL[Context, None]):
+    def __init__(self, store: Store, settings: ServerSettings) -> None:
+        super().__init__(schema(settings), subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+        self.store = store
+        self.scorecards = builtin_scorecards()
+
+    async def _token(self, secret: str | None) -> TokenInfo | None:
+        if secret is None:
+            return None
+
+        def check() -> TokenInfo | None:
+            with self.store.transaction() as session:
+                return verify_token(session, secret)
+
+        return await to_thread.run_sync(check)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        header = request.headers.get("authorization")
+        if isinstance(request, WebSocket):
+            params = request.scope.get("connection_params") or {}
+            header = header or params.get("Authorization") or params.get("authorization")
+        return Context(self.store, self.scorecards, await self._token(_bearer(header)), request,
+                       response)  # fmt: skip
+
+
+class _Observed:
+    """ASGI middleware: counts and times HTTP requests, and logs each as one structured line."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter("cs_http_requests", "HTTP requests served",
+                                ["path", "status"], registry=registry)  # fmt: skip
+        self.latency = Histogram("cs_http_request_seconds", "HTTP request latency",
+                                 ["path"], registry=registry)  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            elapsed = time.perf_counter() - began
+            path = scope["path"]
+            self.requests.labels(path, str(status)).inc()
+            self.latency.labels(path).observe(elapsed)
+            log.info("request", method=scope["method"], path=path, status=status,
+                     ms=round(elapsed * 1000, 2))  # fmt: skip
+
+
+def create_app(store: Store | None = None, settings: ServerSettings | None = None) -> Starlette:
+    """The server's ASGI application over ``store`` (default: cs-core's configured store)."""
+    chosen = settings or ServerSettings()
+    served = store or Store()
+    graphql = _GraphQL(served, chosen)
+    registry = CollectorRegistry()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await to_thread.run_sync(served.check_ready)
+        except CSError as error:
+            return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def prometheus(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", prometheus),
+        ],
+        middleware=[
+            Middleware(_Observed, registry=registry),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=chosen.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            ),
+        ],
+    )
+    app.state.store = served
+    return app

@@ -1,0 +1,36 @@
+"""What every resolver reaches through ``info.context``: the store, the caller, the loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from cs_core import Scope, Scorecard, Store, TokenInfo
+from cs_server._loaders import Loaders
+
+__all__ = ["Context", "Info"]
+
+
+@dataclass
+class Context:
+    store: Store
+    scorecards: Mapping[str, Scorecard]
+    token: TokenInfo | None
+    request: Request | WebSocket
+    response: Response | WebSocket | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.store)
+
+    def allows(self, scope: Scope) -> bool:
+        return self.token is not None and self.token.allows(scope)
+
+
+Info: TypeAlias = strawberry.Info[Context, Any]

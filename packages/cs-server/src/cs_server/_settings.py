@@ -1,0 +1,34 @@
+"""The server's settings, from ``CS_SERVER_*`` environment variables (the store's URL is
+cs-core's ``CS_DATABASE_URL``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServerSettings"]
+
+
+class ServerSettings(BaseSettings):
+    """How ``cs serve`` listens and what it accepts."""
+
+    model_config = SettingsConfigDict(env_prefix="CS_SERVER_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    cors: str = ""
+    """Origins allowed to call the API from a browser, comma-separated (``*`` for any)."""
+    max_depth: int = Field(default=12, ge=2)
+    """Deepest selection a query may nest."""
+    max_aliases: int = Field(default=30, ge=1)
+    """Most aliases in one query (an alias flood asks for the same costly field many times)."""
+    max_tokens: int = Field(default=3000, ge=100)
+    """Most lexical tokens in one document: bounds the cost of parsing and validating it."""
+    poll_interval: float = Field(default=1.0, gt=0, le=60)
+    """How often subscriptions look at the outbox when nothing woke them (a safety net: on
+    PostgreSQL LISTEN/NOTIFY and on SQLite the server's own commits wake them at once)."""
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors.split(",") if origin.strip()]
