@@ -19,6 +19,8 @@ PACKAGE_TESTS = {
     "cs-core": "tests/cs_core",
     "cs-connectors": "tests/cs_connectors",
     "cs-server": "tests/cs_server",
+    # A third party's plugin, tested on its own as its authors would.
+    "cs-intercom": "plugins/cs-intercom/tests",
 }
 
 
@@ -64,7 +66,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package, the tests, the benchmarks and the docs' examples."""
     sync(session, "--all-packages", "--group", "typecheck")
-    session.run("mypy", "packages", "tests", "bench", "docs/examples", "noxfile.py")
+    session.run("mypy", "packages", "plugins", "tests", "bench", "docs/examples", "noxfile.py")
 
 
 @nox.session
