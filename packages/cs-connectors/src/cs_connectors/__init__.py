@@ -14,6 +14,8 @@ from cs_connectors._analytics import (
 )
 from cs_connectors._demo import DemoConnector, DemoSettings
 from cs_connectors._files import FilesConnector, FilesSettings
+from cs_connectors._hubspot import HubSpotConnector, HubSpotSettings
+from cs_connectors._salesforce import SalesforceConnector, SalesforceSettings
 
 __version__ = _version("cs-connectors")
 
@@ -24,6 +26,10 @@ __all__ = [
     "DemoSettings",
     "FilesConnector",
     "FilesSettings",
+    "HubSpotConnector",
+    "HubSpotSettings",
+    "SalesforceConnector",
+    "SalesforceSettings",
     "__version__",
     "amplitude_to_segment",
     "mixpanel_to_segment",

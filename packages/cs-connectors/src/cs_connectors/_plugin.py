@@ -5,6 +5,8 @@ from __future__ import annotations
 from cs_connectors._analytics import AnalyticsConnector
 from cs_connectors._demo import DemoConnector
 from cs_connectors._files import FilesConnector
+from cs_connectors._hubspot import HubSpotConnector
+from cs_connectors._salesforce import SalesforceConnector
 from cs_core import RegisterConnector, hookimpl
 
 __all__ = ["cs_register_connectors"]
@@ -12,7 +14,9 @@ __all__ = ["cs_register_connectors"]
 
 @hookimpl
 def cs_register_connectors(register: RegisterConnector) -> None:
-    """Register the built-in connectors: analytics, demo and files."""
+    """Register the built-in connectors: analytics, demo, files, HubSpot and Salesforce."""
     register(AnalyticsConnector)
     register(DemoConnector)
     register(FilesConnector)
+    register(HubSpotConnector)
+    register(SalesforceConnector)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-__all__ = ["Fault", "FakeService", "Request", "Response"]
+__all__ = ["FakeService", "Fault", "Request", "Response"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,8 @@ class FakeService:
             self.ca_bundle = directory / "fake-ca.pem"
             authority.cert_pem.write_to_path(str(self.ca_bundle))
         self.base_url = f"{scheme}://127.0.0.1:{server.server_port}"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # A short poll interval: shutting down waits for the loop to notice, at most this long.
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
             yield self.base_url
@@ -116,6 +117,9 @@ class FakeService:
 def _handler(answer: Callable[[Request], Response]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: clients reuse their connections
+        # Headers and body go in two sends: without this, each answer waits ~40 ms for the
+        # client's delayed ACK.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
