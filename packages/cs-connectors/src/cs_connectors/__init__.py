@@ -16,6 +16,7 @@ from cs_connectors._demo import DemoConnector, DemoSettings
 from cs_connectors._files import FilesConnector, FilesSettings
 from cs_connectors._hubspot import HubSpotConnector, HubSpotSettings
 from cs_connectors._salesforce import SalesforceConnector, SalesforceSettings
+from cs_connectors._zendesk import ZendeskConnector, ZendeskSettings
 
 __version__ = _version("cs-connectors")
 
@@ -30,6 +31,8 @@ __all__ = [
     "HubSpotSettings",
     "SalesforceConnector",
     "SalesforceSettings",
+    "ZendeskConnector",
+    "ZendeskSettings",
     "__version__",
     "amplitude_to_segment",
     "mixpanel_to_segment",

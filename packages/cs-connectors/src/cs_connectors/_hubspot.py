@@ -33,19 +33,19 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import urllib3
-from hubspot import HubSpot  # type: ignore[import-untyped]
-from hubspot.crm.associations.v4 import (  # type: ignore[import-untyped]
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import (
     ApiException as AssociationsApiException,
 )
 from hubspot.crm.associations.v4 import (
     BatchInputPublicFetchAssociationsBatchRequest,
     PublicFetchAssociationsBatchRequest,
 )
-from hubspot.crm.objects import (  # type: ignore[import-untyped]
+from hubspot.crm.objects import (
     ApiException as ObjectsApiException,
 )
 from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
-from hubspot.crm.owners import ApiException as OwnersApiException  # type: ignore[import-untyped]
+from hubspot.crm.owners import ApiException as OwnersApiException
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 from urllib3.util.retry import Retry

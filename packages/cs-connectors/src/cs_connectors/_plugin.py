@@ -7,6 +7,7 @@ from cs_connectors._demo import DemoConnector
 from cs_connectors._files import FilesConnector
 from cs_connectors._hubspot import HubSpotConnector
 from cs_connectors._salesforce import SalesforceConnector
+from cs_connectors._zendesk import ZendeskConnector
 from cs_core import RegisterConnector, hookimpl
 
 __all__ = ["cs_register_connectors"]
@@ -14,9 +15,10 @@ __all__ = ["cs_register_connectors"]
 
 @hookimpl
 def cs_register_connectors(register: RegisterConnector) -> None:
-    """Register the built-in connectors: analytics, demo, files, HubSpot and Salesforce."""
+    """Register the built-in connectors: analytics, demo, files, HubSpot, Salesforce, Zendesk."""
     register(AnalyticsConnector)
     register(DemoConnector)
     register(FilesConnector)
     register(HubSpotConnector)
     register(SalesforceConnector)
+    register(ZendeskConnector)
