@@ -48,7 +48,7 @@ class Api:
 def serving(app: Starlette) -> Iterator[str]:
     """``app`` served by uvicorn on a free port of 127.0.0.1 in a thread; yields its URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))  # fmt: skip
+                                           lifespan="on"))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -112,8 +112,18 @@ from cs_core._markers import (
 from cs_core._metric_registry import MetricRegistry, installed_metrics, metric_registry
 from cs_core._metric_values import AccountRange, MetricValues, compute_metrics
 from cs_core._metrics import BUILTIN_METRICS, Direction, MetricCatalogue, MetricDefinition
-from cs_core._outbox import DomainEvent, NewEvent, append_event, append_events, read_events
+from cs_core._outbox import (
+    OUTBOX_CHANNEL,
+    DomainEvent,
+    NewEvent,
+    append_event,
+    append_events,
+    on_outbox_commit,
+    read_events,
+)
 from cs_core._overrides import (
+    HEALTH_OVERRIDDEN,
+    HEALTH_OVERRIDE_CLEARED,
     EffectiveHealth,
     OverrideRate,
     clear_override,
@@ -225,7 +235,13 @@ from cs_core._scorecard import (
 )
 from cs_core._scorecard_rules import ScorecardRule, ScorecardRules, builtin_scorecards
 from cs_core._scoring import DimensionScore, HealthScore, Lever, MeasureScore, score_account
-from cs_core._scoring_run import RunSummary, score_all
+from cs_core._scoring_run import (
+    HEALTH_CHANGED,
+    SIGNAL_FIRED,
+    SIGNAL_RESOLVED,
+    RunSummary,
+    score_all,
+)
 from cs_core._segment import IngestReport, ingest_segment, segment_fields
 from cs_core._settings import Settings, default_database_path, resolve_database_url
 from cs_core._signals import FiredSignal, Severity, SignalThresholds, detect_signals
@@ -315,10 +331,16 @@ __all__ = [
     "DEFAULT_CHURN_FEATURES",
     "DEMO_SOURCE",
     "ENTRY_POINT_GROUP",
+    "HEALTH_CHANGED",
+    "HEALTH_OVERRIDDEN",
+    "HEALTH_OVERRIDE_CLEARED",
     "LIFECYCLE_STAGE_CHANGED",
     "MILESTONE_COMPLETED",
     "MILESTONE_OVERDUE",
+    "OUTBOX_CHANNEL",
     "PLAYBOOK_FIRED",
+    "SIGNAL_FIRED",
+    "SIGNAL_RESOLVED",
     "TASK_COMPLETED",
     "TASK_CREATED",
     "TASK_ESCALATED",
@@ -582,6 +604,7 @@ __all__ = [
     "milestone_completions",
     "observation_days",
     "observe",
+    "on_outbox_commit",
     "override_health",
     "override_in_force",
     "override_rates",

@@ -7,17 +7,24 @@ A cursor is only safe if ids become visible in increasing order. On PostgreSQL t
 could take ids 7 and 8 and commit 8 first; a reader at that moment would move past 7 for good.
 So writers of events take a transaction-scoped advisory lock first: events commit one
 transaction at a time, in id order. (SQLite has a single writer already.)
+
+Readers that tail the outbox need not poll hard: on PostgreSQL a transaction that appends
+events also sends ``NOTIFY cs_outbox`` (delivered at commit, to every process listening), and in
+any process the callbacks given to :func:`on_outbox_commit` run after such a commit. Both only
+wake readers; the outbox stays the one source of truth.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -25,11 +32,57 @@ from cs_core._errors import CSError
 from cs_core._tables import OutboxEvent
 from cs_core._types import utc_moment
 
-__all__ = ["OUTBOX_LOCK", "DomainEvent", "NewEvent", "append_event", "append_events", "read_events"]
+__all__ = [
+    "OUTBOX_CHANNEL",
+    "OUTBOX_LOCK",
+    "DomainEvent",
+    "NewEvent",
+    "append_event",
+    "append_events",
+    "on_outbox_commit",
+    "read_events",
+]
 
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _MAX_PAGE = 10_000
 OUTBOX_LOCK = 0x6373_6F75_7462_6F78  # "csoutbox": the advisory lock key of outbox writers
+OUTBOX_CHANNEL = "cs_outbox"
+"""The PostgreSQL channel notified, with the newest event id, when events are committed."""
+
+_listeners: list[Callable[[], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def on_outbox_commit(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` (in the committing thread) after every commit in this process that
+    appended events; returns a function that stops it. Keep it quick: it runs inside commit."""
+    with _listeners_lock:
+        _listeners.append(callback)
+
+    def stop() -> None:
+        with _listeners_lock:
+            if callback in _listeners:
+                _listeners.remove(callback)
+
+    return stop
+
+
+_APPENDED = "cs_outbox_appended"
+
+
+@orm_event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if not session.info.pop(_APPENDED, False):
+        return
+    with _listeners_lock:
+        callbacks = list(_listeners)
+    for callback in callbacks:
+        callback()
+
+
+@orm_event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_APPENDED, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +152,13 @@ def append_events(
     ]
     # Ids are assigned in the order of the rows; asking the driver to prove it per row would
     # make SQLite insert one row per statement.
-    inserted = session.execute(insert(OutboxEvent).returning(OutboxEvent.id), rows)
-    return sorted(inserted.scalars())
+    inserted = sorted(
+        session.execute(insert(OutboxEvent).returning(OutboxEvent.id), rows).scalars()
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(OUTBOX_CHANNEL, str(inserted[-1]))))
+    session.info[_APPENDED] = True
+    return inserted
 
 
 def read_events(

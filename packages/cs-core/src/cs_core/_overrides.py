@@ -22,6 +22,8 @@ from cs_core._tables import HealthOverride, HealthScoreRow
 from cs_core._types import utc_moment
 
 __all__ = [
+    "HEALTH_OVERRIDDEN",
+    "HEALTH_OVERRIDE_CLEARED",
     "EffectiveHealth",
     "OverrideRate",
     "clear_override",
@@ -30,6 +32,9 @@ __all__ = [
     "override_in_force",
     "override_rates",
 ]
+
+HEALTH_OVERRIDDEN = "health.overridden"
+HEALTH_OVERRIDE_CLEARED = "health.override_cleared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +144,17 @@ def override_health(
     session.flush()
     append_event(
         session,
-        "health.overridden",
+        HEALTH_OVERRIDDEN,
         {
             "account_id": account_id,
             "override_id": override.id,
             "computed": {"score": computed.score, "tier": computed.tier},
             "override": {"score": override.score, "tier": override.tier},
+            "previous": (
+                {"score": previous.score, "tier": previous.tier}
+                if previous is not None
+                else {"score": computed.score, "tier": computed.tier}
+            ),
             "author": override.author,
             "reason": override.reason,
             "expires_at": None if expires_at is None else expires_at.isoformat(),
@@ -166,10 +176,20 @@ def clear_override(
     if active is None:
         raise CSError(f"account {account_id} has no override in force")
     active.cleared_at, active.cleared_by = moment, author.strip()
+    computed = session.get(HealthScoreRow, account_id)
     append_event(
         session,
-        "health.override_cleared",
-        {"account_id": account_id, "override_id": active.id, "author": active.cleared_by},
+        HEALTH_OVERRIDE_CLEARED,
+        {
+            "account_id": account_id,
+            "override_id": active.id,
+            "author": active.cleared_by,
+            "override": {"score": active.score, "tier": active.tier},
+            "computed": {
+                "score": None if computed is None else computed.score,
+                "tier": None if computed is None else computed.tier,
+            },
+        },
         account_id=account_id,
         now=moment,
     )

@@ -41,7 +41,7 @@ from cs_core._tables import (
 )
 from cs_core._types import utc_moment
 
-__all__ = ["RunSummary", "score_all"]
+__all__ = ["HEALTH_CHANGED", "SIGNAL_FIRED", "SIGNAL_RESOLVED", "RunSummary", "score_all"]
 
 HEALTH_CHANGED = "health.changed"
 SIGNAL_FIRED = "signal.fired"

@@ -8,6 +8,8 @@ errors from inside resolvers reach clients as "internal error" while the log kee
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -20,6 +22,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -30,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import Schema
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
@@ -40,11 +45,13 @@ from strawberry.extensions import (
 )
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext
+from strawberry.types.unset import UNSET, UnsetType
 
 from cs_core import CSError, Store, TokenInfo, builtin_scorecards, verify_token
 from cs_server._context import Context
-from cs_server._schema import Mutation, Query
+from cs_server._schema import Mutation, Query, Subscription
 from cs_server._settings import ServerSettings
+from cs_server._tail import OutboxTail
 
 __all__ = ["create_app", "schema"]
 
@@ -74,6 +81,7 @@ def schema(settings: ServerSettings | None = None) -> Schema:
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         # Factories: each request gets fresh extension instances (the caches are shared).
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=chosen.max_tokens),
@@ -97,9 +105,10 @@ def _bearer(header: str | None) -> str | None:
 
 
 class _GraphQL(GraphQL[Context, None]):
-    def __init__(self, store: Store, settings: ServerSettings) -> None:
+    def __init__(self, store: Store, settings: ServerSettings, tail: OutboxTail) -> None:
         super().__init__(schema(settings), subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
         self.store = store
+        self.tail = tail
         self.scorecards = builtin_scorecards()
 
     async def _token(self, secret: str | None) -> TokenInfo | None:
@@ -113,12 +122,20 @@ class _GraphQL(GraphQL[Context, None]):
         return await to_thread.run_sync(check)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        header = request.headers.get("authorization")
-        if isinstance(request, WebSocket):
-            params = request.scope.get("connection_params") or {}
-            header = header or params.get("Authorization") or params.get("authorization")
-        return Context(self.store, self.scorecards, await self._token(_bearer(header)), request,
-                       response)  # fmt: skip
+        token = await self._token(_bearer(request.headers.get("authorization")))
+        return Context(self.store, self.scorecards, self.tail, token, request, response)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Websocket clients authenticate in ``connection_init``: ``{"Authorization": "Bearer
+        <token>"}``; a bad token closes the connection (4403) before any subscription."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if header is not None:
+            context.token = await self._token(_bearer(str(header)))
+            if context.token is None:
+                raise ConnectionRejectionError({"message": "unknown or revoked token"})
+        unset: UnsetType = UNSET
+        return unset
 
 
 class _Observed:
@@ -155,12 +172,36 @@ class _Observed:
                      ms=round(elapsed * 1000, 2))  # fmt: skip
 
 
+class _Subscriptions(Collector):
+    """Open subscriptions and events delivered, read from the tail when scraped."""
+
+    def __init__(self, tail: OutboxTail) -> None:
+        self.tail = tail
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("cs_subscriptions_open", "Subscriptions open in this process",
+                                value=self.tail.subscribers)  # fmt: skip
+        yield CounterMetricFamily("cs_subscription_events_delivered",
+                                  "Events delivered to subscribers by this process",
+                                  value=self.tail.delivered)  # fmt: skip
+
+
 def create_app(store: Store | None = None, settings: ServerSettings | None = None) -> Starlette:
     """The server's ASGI application over ``store`` (default: cs-core's configured store)."""
     chosen = settings or ServerSettings()
     served = store or Store()
-    graphql = _GraphQL(served, chosen)
+    tail = OutboxTail(served, poll_interval=chosen.poll_interval)
+    graphql = _GraphQL(served, chosen, tail)
     registry = CollectorRegistry()
+    registry.register(_Subscriptions(tail))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await tail.start()
+        try:
+            yield
+        finally:
+            await tail.stop()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -176,6 +217,7 @@ def create_app(store: Store | None = None, settings: ServerSettings | None = Non
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

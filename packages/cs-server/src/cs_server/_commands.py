@@ -55,7 +55,8 @@ def serve(cli: CLIContext, host: str | None, port: int | None, workers: int | No
     given: dict[str, Any] = {"host": host, "port": port, "workers": workers}
     # What the command line gives wins over CS_SERVER_* variables.
     settings = ServerSettings(**{k: v for k, v in given.items() if v is not None})
-    cli.store().check_ready()
+    with cli.store() as store:
+        store.check_ready()
     if cli.database_url:
         # Workers build their own application: they find the store where the parent did.
         os.environ["CS_DATABASE_URL"] = cli.database_url
@@ -91,10 +92,10 @@ def token() -> None:
 def create(cli: CLIContext, name: str, scopes: str, as_json: bool) -> None:
     """Create a token and print its secret (it cannot be shown again)."""
     chosen = Scope.parse(scopes.split(","))
-    store = cli.store()
-    store.check_ready()
-    with store.transaction() as session:
-        info, secret = create_token(session, name, chosen)
+    with cli.store() as store:
+        store.check_ready()
+        with store.transaction() as session:
+            info, secret = create_token(session, name, chosen)
     if as_json:
         emit_json({"id": info.id, "name": info.name,
                    "scopes": [s.value for s in info.scopes], "token": secret})  # fmt: skip
@@ -109,10 +110,10 @@ def create(cli: CLIContext, name: str, scopes: str, as_json: bool) -> None:
 @pass_cli
 def list_command(cli: CLIContext, as_json: bool) -> None:
     """The tokens, revoked ones included (never their secrets)."""
-    store = cli.store()
-    store.check_ready()
-    with store.transaction() as session:
-        tokens = list_tokens(session)
+    with cli.store() as store:
+        store.check_ready()
+        with store.transaction() as session:
+            tokens = list_tokens(session)
     if as_json:
         emit_json([{"id": t.id, "name": t.name, "scopes": [s.value for s in t.scopes],
                     "created_at": t.created_at, "last_used_at": t.last_used_at,
@@ -130,10 +131,10 @@ def list_command(cli: CLIContext, as_json: bool) -> None:
 @pass_cli
 def revoke(cli: CLIContext, token_id: int) -> None:
     """Revoke a token for good."""
-    store = cli.store()
-    store.check_ready()
-    with store.transaction() as session:
-        info = revoke_token(session, token_id)
+    with cli.store() as store:
+        store.check_ready()
+        with store.transaction() as session:
+            info = revoke_token(session, token_id)
     click.echo(f"Token {info.id} ({info.name}) revoked.")
 
 

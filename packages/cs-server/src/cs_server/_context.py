@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from cs_core import Scope, Scorecard, Store, TokenInfo
 from cs_server._loaders import Loaders
+from cs_server._tail import OutboxTail
 
 __all__ = ["Context", "Info"]
 
@@ -21,9 +22,12 @@ __all__ = ["Context", "Info"]
 class Context:
     store: Store
     scorecards: Mapping[str, Scorecard]
+    tail: OutboxTail
     token: TokenInfo | None
     request: Request | WebSocket
     response: Response | WebSocket | None = None
+    connection_params: dict[str, Any] | None = None
+    """What a websocket client sent with ``connection_init`` (its ``Authorization``)."""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

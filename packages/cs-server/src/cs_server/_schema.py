@@ -5,27 +5,35 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import AsyncGenerator, Callable, Collection
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from anyio import to_thread
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
+from strawberry.scalars import JSON
 
 from cs_core import (
-    Account as AccountRow,
-)
-from cs_core import (
+    HEALTH_CHANGED,
+    HEALTH_OVERRIDDEN,
+    HEALTH_OVERRIDE_CLEARED,
+    SIGNAL_FIRED,
+    TASK_CREATED,
     AccountLifecycle,
     CSError,
+    DomainEvent,
     HealthScoreRow,
     InvalidArgumentError,
     LifecycleStage,
     Segment,
     clear_override,
     override_health,
+)
+from cs_core import (
+    Account as AccountRow,
 )
 from cs_server._context import Info
 from cs_server._permissions import CanRead, CanWrite
@@ -34,9 +42,10 @@ from cs_server._types import (
     AccountId,
     Override,
     decode_id,
+    encode_id,
 )
 
-__all__ = ["MAX_PAGE", "Mutation", "Query"]
+__all__ = ["MAX_PAGE", "Mutation", "Query", "Subscription"]
 
 MAX_PAGE = 100
 """The most items one page of a connection holds."""
@@ -310,3 +319,161 @@ class Mutation:
                 return OverrideCleared(account=Account.of(row))
 
         return await to_thread.run_sync(write)
+
+
+def _account_id(event: DomainEvent) -> strawberry.ID:
+    return encode_id("Account", event.account_id or 0)
+
+
+def _event_cursor(event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"outbox:{event_id}".encode()).decode()
+
+
+def _event_after(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        kind, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind == "outbox" and int(key) >= 0:
+            return int(key)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise InvalidArgumentError(f"{cursor!r} is not an event cursor: pass one a subscription sent")
+
+
+@strawberry.type(
+    description="An account's health as it counts changed: its computed score moved (or was "
+    "first computed), or an override was set or cleared."
+)
+class HealthChange:
+    cursor: str = strawberry.field(description="Pass it as `after` to resume after this event.")
+    account_id: strawberry.ID
+    score: float | None
+    tier: str | None
+    previous_score: float | None
+    previous_tier: str | None
+    delta: float | None
+    cause: str = strawberry.field(
+        description="first, customer (its data moved), scorecard (the model changed), "
+        "override or override_cleared."
+    )
+    committed_at: datetime
+
+    @classmethod
+    def of(cls, event: DomainEvent) -> HealthChange:
+        payload = event.payload
+        if event.type == HEALTH_OVERRIDDEN:
+            current, previous, cause = payload["override"], payload["previous"], "override"
+        elif event.type == HEALTH_OVERRIDE_CLEARED:
+            current, previous, cause = payload["computed"], payload["override"], "override_cleared"
+        else:
+            current, previous = payload["current"], payload.get("previous") or {}
+            cause = payload["cause"]
+        score, before = current["score"], previous.get("score")
+        delta = None if score is None or before is None else round(score - before, 2)
+        return cls(cursor=_event_cursor(event.id), account_id=_account_id(event), score=score,
+                   tier=current["tier"], previous_score=before, previous_tier=previous.get("tier"),
+                   delta=delta, cause=cause, committed_at=event.created_at)  # fmt: skip
+
+
+@strawberry.type(description="A predictive signal fired on an account.")
+class SignalFired:
+    cursor: str
+    account_id: strawberry.ID
+    kind: str
+    severity: str
+    evidence: JSON
+    committed_at: datetime
+
+    @classmethod
+    def of(cls, event: DomainEvent) -> SignalFired:
+        payload = event.payload
+        return cls(cursor=_event_cursor(event.id), account_id=_account_id(event),
+                   kind=payload["signal"], severity=payload["severity"],
+                   evidence=cast(JSON, payload.get("evidence", {})),
+                   committed_at=event.created_at)  # fmt: skip
+
+
+@strawberry.type(description="A playbook created a task.")
+class TaskCreated:
+    cursor: str
+    account_id: strawberry.ID
+    title: str
+    type: str
+    priority: str
+    owner: str | None
+    due_on: date
+    playbook: str | None
+    committed_at: datetime
+
+    @classmethod
+    def of(cls, event: DomainEvent) -> TaskCreated:
+        payload = event.payload
+        return cls(cursor=_event_cursor(event.id), account_id=_account_id(event),
+                   title=payload["title"], type=payload["type"], priority=payload["priority"],
+                   owner=payload.get("owner"), due_on=date.fromisoformat(payload["due_on"]),
+                   playbook=payload.get("playbook"), committed_at=event.created_at)  # fmt: skip
+
+
+@strawberry.input(description="Health changes matching every given condition.")
+class HealthChangeFilter:
+    account_ids: list[strawberry.ID] | None = None
+    tiers: list[str] | None = strawberry.field(default=None, description="The new tier is one.")
+    min_delta: float | None = strawberry.field(
+        default=None, description="Only changes of at least this many points, up or down."
+    )
+
+
+_Item = TypeVar("_Item")
+_HEALTH_EVENTS = frozenset({HEALTH_CHANGED, HEALTH_OVERRIDDEN, HEALTH_OVERRIDE_CLEARED})
+
+
+async def _stream(
+    info: Info,
+    kinds: Collection[str],
+    after: str | None,
+    account_ids: list[strawberry.ID] | None,
+    build: Callable[[DomainEvent], _Item],
+) -> AsyncGenerator[_Item, None]:
+    start = _event_after(after)
+    accounts = None if account_ids is None else {decode_id("Account", i) for i in account_ids}
+    async for event in info.context.tail.events(kinds, start):
+        if accounts is None or event.account_id in accounts:
+            yield build(event)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        permission_classes=[CanRead],
+        description="Health changes after `after` (a cursor from an earlier change; omit it "
+        "for changes from now on), then live: none missed, none repeated.",
+    )
+    async def health_changed(
+        self, info: Info, after: str | None = None, filter: HealthChangeFilter | None = None
+    ) -> AsyncGenerator[HealthChange, None]:
+        where = filter or HealthChangeFilter()
+
+        async for change in _stream(info, _HEALTH_EVENTS, after, where.account_ids,
+                                    HealthChange.of):  # fmt: skip
+            if (where.tiers is None or change.tier in where.tiers) and (
+                where.min_delta is None
+                or (change.delta is not None and abs(change.delta) >= where.min_delta)
+            ):
+                yield change
+
+    @strawberry.subscription(permission_classes=[CanRead], description="Signals as they fire.")
+    async def signal_fired(
+        self, info: Info, after: str | None = None, account_ids: list[strawberry.ID] | None = None
+    ) -> AsyncGenerator[SignalFired, None]:
+        async for fired in _stream(info, {SIGNAL_FIRED}, after, account_ids, SignalFired.of):
+            yield fired
+
+    @strawberry.subscription(
+        permission_classes=[CanRead], description="Tasks as playbooks make them."
+    )
+    async def task_created(
+        self, info: Info, after: str | None = None, account_ids: list[strawberry.ID] | None = None
+    ) -> AsyncGenerator[TaskCreated, None]:
+        async for created in _stream(info, {TASK_CREATED}, after, account_ids, TaskCreated.of):
+            yield created
