@@ -128,9 +128,9 @@ def test_a_batch_costs_a_constant_number_of_statements(store: Store) -> None:
     rescore_pages = 1 if store.dialect == "postgresql" else 3
     assert inserts.count("INSERT accounts_to_rescore") == rescore_pages
     # Plus a few lookups per thousand (contacts also look up their stored roles, to announce
-    # changes) and one pass over records awaiting an account: a count that depends on the
-    # thousands, never on the rows.
-    assert len(statements) < 45, statements
+    # changes; on SQLite the accounts' ids are read back by key) and one pass over records
+    # awaiting an account: a count that depends on the thousands, never on the rows.
+    assert len(statements) < 50, statements
     assert count_rows(store, Contact) == 2500
 
 

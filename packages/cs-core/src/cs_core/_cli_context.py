@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import pluggy
@@ -32,10 +33,20 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-pass_cli = click.make_pass_decorator(CLIContext)
-"""Hands a command the :class:`CLIContext`."""
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+_pass_context = click.make_pass_decorator(CLIContext)
+
+
+def pass_cli(command: _Command) -> _Command:
+    """Hand a command the :class:`CLIContext` as its first argument (store, plugins)."""
+    return _pass_context(command)  # type: ignore[return-value]
+
+
+def json_option(command: _Command) -> _Command:
+    """Add ``--json`` (passed as ``as_json``): print JSON for machines instead of text."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(command)
+
 
 as_of_option = click.option(
     "--as-of",

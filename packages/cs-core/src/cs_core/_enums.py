@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import cache
 from typing import Self
 
 __all__ = [
@@ -42,11 +43,14 @@ class _LenientEnum(StrEnum):
     def _missing_(cls, value: object) -> Self | None:
         if not isinstance(value, str):
             return None
-        normalised = _SEPARATORS.sub("_", value.strip()).lower()
-        for member in cls:
-            if member.value == normalised or member.name.lower() == normalised:
-                return member
-        return None
+        return cls._spellings().get(_SEPARATORS.sub("_", value.strip()).lower())
+
+    @classmethod
+    @cache
+    def _spellings(cls) -> dict[str, Self]:
+        """Each member by its value and by its lower-cased name (built once per enum)."""
+        return {spelling: member for member in cls
+                for spelling in (member.value, member.name.lower())}  # fmt: skip
 
 
 class Segment(_LenientEnum):

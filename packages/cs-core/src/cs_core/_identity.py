@@ -6,12 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ScalarSelect, select, tuple_
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
 from cs_core._enums import ResolutionMethod
 from cs_core._records import AccountRef
-from cs_core._sql import chunks
+from cs_core._sql import chunks, keys_in
 from cs_core._tables import Account, AccountIdentity
 
 __all__ = ["Key", "account_id_of", "account_ids", "accounts_by_domain", "identities"]
@@ -45,7 +45,7 @@ def identities(session: Session, keys: Iterable[Key]) -> dict[Key, tuple[int, Re
                 AccountIdentity.external_id,
                 AccountIdentity.account_id,
                 AccountIdentity.method,
-            ).where(tuple_(AccountIdentity.source, AccountIdentity.external_id).in_(chunk))
+            ).where(keys_in(session, (AccountIdentity.source, AccountIdentity.external_id), chunk))
         )
         found.update({(row.source, row.external_id): (row.account_id, row.method) for row in rows})
     return found

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, Date, Float, Row, Table, Text, bindparam, cast, func, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Float,
+    Row,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
@@ -16,7 +31,15 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-__all__ = ["CHUNK_SIZE", "Epoch", "UtcDay", "bulk_upsert", "chunks", "dialect_insert"]
+__all__ = [
+    "CHUNK_SIZE",
+    "Epoch",
+    "UtcDay",
+    "bulk_upsert",
+    "chunks",
+    "dialect_insert",
+    "keys_in",
+]
 
 _T = TypeVar("_T")
 
@@ -53,7 +76,8 @@ def bulk_upsert(
     array that ``unnest`` turns back into rows (10,000 rows a statement), which spares the
     client from parsing a placeholder per value; on SQLite, multi-row ``VALUES`` of 1,000 rows.
     """
-    unique = list({tuple(row[name] for name in key): row for row in rows}.values())
+    identify = itemgetter(*key)
+    unique = list({identify(row): row for row in rows}.values())
     if not unique:
         return []
     columns = list(unique[0])
@@ -74,11 +98,76 @@ def bulk_upsert(
     if dialect == "sqlite":
         lite = sqlite.insert(table)
         statement = _on_conflict(lite, lite.excluded, key, update)
-        # RETURNING is what makes SQLAlchemy batch rows into multi-row VALUES ("insertmanyvalues").
+        if returning and update is None:
+            # Only the rows inserted are to be returned: RETURNING tells them apart, and makes
+            # SQLAlchemy batch rows into multi-row VALUES ("insertmanyvalues").
+            for chunk in chunks(unique, CHUNK_SIZE):
+                returned += _execute(session, statement, table, returning, list(chunk))
+            return returned
         for chunk in chunks(unique, CHUNK_SIZE):
-            returned += _execute(session, statement, table, returning or key, list(chunk))
-        return returned if returning else []
+            _sqlite_executemany(session, statement, columns, chunk)
+        return _sqlite_select_by_keys(session, table, key, returning, unique) if returning else []
     raise NotImplementedError(f"no bulk upsert for the {dialect} dialect")  # pragma: no cover
+
+
+def _sqlite_executemany(
+    session: Session, statement: Insert, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """One prepared statement run for every row by the driver's ``executemany``.
+
+    The values are converted by each column type's own bind processor, column by column, and
+    handed over as tuples: SQLAlchemy's per-row parameter building would cost more than
+    SQLite's work (multi-row ``VALUES`` even more, rendering a placeholder per value).
+    """
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(columns))
+    names = compiled.positiontup or []
+    # The types' own conversions (UTC datetimes, JSON, enums), as SQLAlchemy would apply them.
+    processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors  # type: ignore[assignment]
+    converted: list[list[Any]] = []
+    for name in names:
+        values = map(itemgetter(name), rows)
+        convert = processors.get(name)
+        converted.append(list(values) if convert is None else [convert(v) for v in values])
+    # Straight to the driver's executemany, still through the engine's events and logging.
+    connection.exec_driver_sql(compiled.string, list(zip(*converted, strict=True)))
+
+
+def _sqlite_select_by_keys(
+    session: Session,
+    table: Table,
+    key: Sequence[str],
+    returning: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+) -> list[Row[Any]]:
+    """The ``returning`` columns of the rows with these keys."""
+    identify = itemgetter(*key)
+    found: list[Row[Any]] = []
+    for chunk in chunks(rows, POSTGRES_CHUNK_SIZE):
+        keys = [identify(row) if len(key) > 1 else (identify(row),) for row in chunk]
+        condition = keys_in(session, [table.c[name] for name in key], keys)
+        found += session.execute(select(*(table.c[name] for name in returning)).where(condition))
+    return found
+
+
+def keys_in(
+    session: Session,
+    columns: Sequence[ColumnElement[Any] | QueryableAttribute[Any]],
+    keys: Sequence[Sequence[Any]],
+) -> ColumnElement[bool]:
+    """SQL: ``(columns) IN keys``, cheap to build for thousands of keys.
+
+    A plain ``IN`` renders a placeholder per value, which costs more than the query itself at
+    a thousand keys. On SQLite the keys travel as one JSON parameter read by ``json_each``; on
+    PostgreSQL the plain form stays (its driver binds arrays of values cheaply).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return tuple_(*columns).in_([tuple(key) for key in keys])
+    document = json.dumps([list(key) for key in keys], default=str)
+    listed = select(
+        *(func.json_extract(column("value"), f"$[{i}]") for i in range(len(columns)))
+    ).select_from(func.json_each(bindparam("keys_document", document, literal_execute=False)))
+    return tuple_(*columns).in_(listed)
 
 
 def _unnest(column: Column[Any]) -> ColumnElement[Any]:

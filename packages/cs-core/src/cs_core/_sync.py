@@ -15,8 +15,11 @@ committed and does not stop the others. Every run and stream is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -235,7 +238,7 @@ def _read(
     on_progress: Callable[[str, int], None] | None,
 ) -> None:
     pending: list[StreamItem] = []
-    for item in stream.read(state):
+    for item in _read_ahead(stream.read(state), batch_size):
         if isinstance(item, Checkpoint):
             _commit(store, connector, stream, pending, item.state, run_id, report)
             pending = []
@@ -250,6 +253,57 @@ def _read(
     _commit(store, connector, stream, pending, None, run_id, report)
     if on_progress is not None:
         on_progress(stream.name, report.read)
+
+
+_DONE = object()
+
+
+def _read_ahead(items: Iterator[StreamItem], batch_size: int) -> Iterator[StreamItem]:
+    """``items``, read by a thread of their own while the caller writes what came before.
+
+    The source's waits (network, parsing) then overlap the store's. At most two batches wait
+    in between, so memory stays bounded; an error of the reader is raised here, in order, after
+    the items it read before failing; stopping early stops the reader at its next item.
+    """
+    handoff: queue.Queue[list[StreamItem] | BaseException | object] = queue.Queue(maxsize=2)
+    stopped = threading.Event()
+
+    def produce() -> None:
+        batch: list[StreamItem] = []
+        try:
+            for item in items:
+                batch.append(item)
+                if isinstance(item, Checkpoint) or len(batch) >= batch_size:
+                    handoff.put(batch)
+                    batch = []
+                if stopped.is_set():
+                    return
+            handoff.put(batch)
+            handoff.put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            handoff.put(batch)
+            handoff.put(error)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=produce, name="cs-sync-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            received = handoff.get()
+            if received is _DONE:
+                return
+            if isinstance(received, BaseException):
+                raise received
+            yield from received  # type: ignore[misc]
+    finally:
+        stopped.set()
+        while reader.is_alive():  # unblock a reader waiting for room, then let it finish
+            with contextlib.suppress(queue.Empty):
+                handoff.get(timeout=0.05)
+        reader.join()
 
 
 def _commit(

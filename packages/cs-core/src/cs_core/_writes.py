@@ -33,7 +33,7 @@ from cs_core._records import (
     UsageEventRecord,
 )
 from cs_core._rescore import mark_for_rescoring
-from cs_core._sql import bulk_upsert, chunks
+from cs_core._sql import bulk_upsert, chunks, keys_in
 from cs_core._tables import (
     Account,
     AccountIdentity,
@@ -262,7 +262,7 @@ def _link_parents(session: Session, account_ids: Sequence[int], keys: Sequence[K
         .where(
             Account.parent_external_id.is_not(None),
             Account.id.in_(account_ids)
-            | tuple_(Account.source, Account.parent_external_id).in_(keys),
+            | keys_in(session, (Account.source, Account.parent_external_id), keys),
         )
         .values(parent_id=parent)
         .execution_options(synchronize_session=False)

@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,11 +43,12 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """An answer given instead of the real one to the next request whose path contains
-    ``path`` (``""``: any request)."""
+    """An answer given instead of the real one to a request whose path contains ``path``
+    (``""``: any request), once ``after`` such requests have been answered normally."""
 
     response: Response
     path: str = ""
+    after: int = 0
 
 
 class FakeService:
@@ -66,10 +67,11 @@ class FakeService:
         self.ca_bundle: Path | None = None
         self._lock = threading.Lock()
 
-    def fail_next(self, status: int, body: Any = None, *, path: str = "",
+    def fail_next(self, status: int, body: Any = None, *, path: str = "", after: int = 0,
                   headers: Mapping[str, str] | None = None) -> None:  # fmt: skip
-        """Answer the next request to ``path`` with ``status`` (once per call)."""
-        self.faults.append(Fault(Response(status, body, dict(headers or {})), path))
+        """Answer a request to ``path`` with ``status`` (once per call): the next one, or the
+        one after ``after`` more have been answered normally."""
+        self.faults.append(Fault(Response(status, body, dict(headers or {})), path, after))
 
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
@@ -77,10 +79,14 @@ class FakeService:
     def _answer(self, request: Request) -> Response:
         with self._lock:
             self.requests.append(request)
-            for fault in self.faults:
-                if fault.path in request.path:
-                    self.faults.remove(fault)
-                    return fault.response
+            for position, fault in enumerate(self.faults):
+                if fault.path not in request.path:
+                    continue
+                if fault.after:
+                    self.faults[position] = replace(fault, after=fault.after - 1)
+                    break
+                del self.faults[position]
+                return fault.response
         return self.handle(request)
 
     @contextmanager
