@@ -99,6 +99,7 @@ from cs_core._lifecycle import (
     time_to_value_by_segment,
     update_lifecycle,
 )
+from cs_core._locks import exclusively
 from cs_core._markers import (
     ENTRY_POINT_GROUP,
     MetricProvider,
@@ -578,6 +579,7 @@ __all__ = [
     "effective_health",
     "emit_json",
     "evaluate_sla",
+    "exclusively",
     "expansion_pipeline",
     "fit_churn_model",
     "generate_demo",

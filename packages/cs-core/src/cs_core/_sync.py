@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tenacity import (
     RetryCallState,
@@ -49,6 +48,7 @@ from cs_core._connectors import (
     TransientError,
 )
 from cs_core._errors import InvalidRecordError
+from cs_core._locks import exclusively
 from cs_core._records import Record
 from cs_core._sql import dialect_insert
 from cs_core._store import Store
@@ -161,24 +161,17 @@ def sync(
 
 @contextmanager
 def _one_runner(store: Store, connector: str, stream: str) -> Iterator[None]:
-    """On PostgreSQL, hold a lock that only one sync of this stream at a time can take.
+    """Fail the stream if another sync of it is running (on PostgreSQL; see :func:`exclusively`).
 
     (SQLite has one writer; two processes syncing one stream there interleave their batches,
     which the upserts make harmless, but the state of the last to commit wins.)
     """
-    if store.dialect != "postgresql":
-        yield
-        return
-    key = func.hashtext(f"cs-sync:{connector}:{stream}")
-    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        if not connection.scalar(select(func.pg_try_advisory_lock(key))):
+    with exclusively(store, f"sync:{connector}:{stream}") as free:
+        if not free:
             raise ConnectorError(
                 f"another sync of {connector}.{stream} is running: wait for it to finish"
             )
-        try:
-            yield
-        finally:
-            connection.execute(select(func.pg_advisory_unlock(key)))
+        yield
 
 
 def _wait(state: RetryCallState, *, backoff: wait_exponential_jitter, cap: float) -> float:

@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL (with GraphiQL), health and readiness probes, Prometheus metrics.
+"""The ASGI application: GraphQL (with GraphiQL), a Segment-compatible tracking endpoint,
+health and readiness probes, Prometheus metrics.
 
 Every GraphQL request is authenticated by its bearer token (websockets: the ``Authorization``
 connection parameter); documents are bounded in depth, aliases and tokens before they run;
@@ -49,6 +50,8 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from cs_core import CSError, Store, TokenInfo, builtin_scorecards, verify_token
 from cs_server._context import Context
+from cs_server._ingest import SegmentEndpoint
+from cs_server._rescorer import Rescorer
 from cs_server._schema import Mutation, Query, Subscription
 from cs_server._settings import ServerSettings
 from cs_server._tail import OutboxTail
@@ -191,6 +194,7 @@ def create_app(store: Store | None = None, settings: ServerSettings | None = Non
     chosen = settings or ServerSettings()
     served = store or Store()
     tail = OutboxTail(served, poll_interval=chosen.poll_interval)
+    rescorer = Rescorer(served, delay=chosen.rescore_delay)
     graphql = _GraphQL(served, chosen, tail)
     registry = CollectorRegistry()
     registry.register(_Subscriptions(tail))
@@ -198,9 +202,11 @@ def create_app(store: Store | None = None, settings: ServerSettings | None = Non
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await tail.start()
+        await rescorer.start()
         try:
             yield
         finally:
+            await rescorer.stop()
             await tail.stop()
 
     async def healthz(request: Request) -> Response:
@@ -224,6 +230,11 @@ def create_app(store: Store | None = None, settings: ServerSettings | None = Non
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
+            Route(
+                "/v1/{kind}",
+                SegmentEndpoint(served, rescorer, chosen.segment_account_source).handle,
+                methods=["POST"],
+            ),
         ],
         middleware=[
             Middleware(_Observed, registry=registry),

@@ -25,6 +25,12 @@ class ServerSettings(BaseSettings):
     """Most aliases in one query (an alias flood asks for the same costly field many times)."""
     max_tokens: int = Field(default=3000, ge=100)
     """Most lexical tokens in one document: bounds the cost of parsing and validating it."""
+    segment_account_source: str | None = None
+    """The source whose account ids a Segment message's ``groupId`` carries (``salesforce``,
+    ``hubspot``…); default: the events' own source, ``segment``."""
+    rescore_delay: float = Field(default=0.5, ge=0, le=60)
+    """Seconds between new usage arriving and the incremental scoring run it asks for: a burst
+    of events within it makes one run."""
     poll_interval: float = Field(default=1.0, gt=0, le=60)
     """How often subscriptions look at the outbox when nothing woke them (a safety net: on
     PostgreSQL LISTEN/NOTIFY and on SQLite the server's own commits wake them at once)."""
