@@ -60,7 +60,16 @@ def test_demo_fills_the_store_and_reports_json(
     database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(
-        capsys, "demo", "--accounts", "12", "--seed", "3", "--as-of", "2026-06-30", "--json"
+        capsys,
+        "demo",
+        "--no-serve",
+        "--accounts",
+        "12",
+        "--seed",
+        "3",
+        "--as-of",
+        "2026-06-30",
+        "--json",
     )
     assert code == 0
     report = json.loads(out)
@@ -71,7 +80,7 @@ def test_demo_fills_the_store_and_reports_json(
 
 
 def test_demo_prints_a_readable_summary(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--accounts", "5")
+    code, out, _ = run(capsys, "demo", "--no-serve", "--accounts", "5")
     assert code == 0
     assert "Demo customer base written to" in out
     assert "usage day" in out
@@ -163,7 +172,9 @@ def test_cs_plugins_lists_what_each_plugin_registers(capsys: pytest.CaptureFixtu
 
 
 def test_score_and_explain(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--accounts", "15", "--as-of", "2026-10-31", "--json")
+    code, out, _ = run(
+        capsys, "demo", "--no-serve", "--accounts", "15", "--as-of", "2026-10-31", "--json"
+    )
     demo_scoring = json.loads(out)["scoring"]
     assert (demo_scoring["accounts"], demo_scoring["changed"]) == (15, 15)
     assert demo_scoring["events"] == 15 + demo_scoring["signals_opened"]
@@ -197,7 +208,7 @@ def test_scoring_an_unmigrated_store_says_how_to_fix_it(
 
 
 def test_overrides_from_the_command_line(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "demo", "--accounts", "5", "--json")
+    run(capsys, "demo", "--no-serve", "--accounts", "5", "--json")
     code, out, _ = run(
         capsys, "override", "set", "acct-0000002", "--score", "88", "--reason", "Renewed",
         "--by", "ann", "--until", "2099-01-01",
@@ -213,7 +224,7 @@ def test_overrides_from_the_command_line(database: str, capsys: pytest.CaptureFi
 
 
 def test_backtest_from_the_command_line(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "demo", "--accounts", "120", "--json")
+    run(capsys, "demo", "--no-serve", "--accounts", "120", "--json")
     observed = (datetime.now(UTC).date() - timedelta(days=60)).isoformat()
     code, out, _ = run(capsys, "backtest", "--horizon", "60d", "--at", observed, "--json")
     assert code == 0
@@ -235,7 +246,7 @@ def test_backtest_from_the_command_line(database: str, capsys: pytest.CaptureFix
 def test_churn_model_fit_from_the_command_line(
     database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "demo", "--accounts", "150", "--json")
+    run(capsys, "demo", "--no-serve", "--accounts", "150", "--json")
     observed = (datetime.now(UTC).date() - timedelta(days=60)).isoformat()
     code, out, _ = run(capsys, "churn-model", "fit", "--horizon", "60d", "--at", observed, "--json")
     assert code == 0

@@ -18,7 +18,19 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CS_DATABASE_URL", url)
         try:
-            main(["demo", "--accounts", "60", "--seed", "5", "--as-of", "2026-10-31", "--json"])
+            main(
+                [
+                    "demo",
+                    "--no-serve",
+                    "--accounts",
+                    "60",
+                    "--seed",
+                    "5",
+                    "--as-of",
+                    "2026-10-31",
+                    "--json",
+                ]
+            )
         except SystemExit as exit_:
             if exit_.code:
                 pytest.fail(f"cs demo exited with {exit_.code}")

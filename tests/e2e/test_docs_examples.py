@@ -63,7 +63,7 @@ def test_the_command_plugin_example_adds_a_command(
     manager.register(docs_example("command_plugin.py"), name="example")
     cli = build_cli(manager)
     runner = CliRunner()
-    assert runner.invoke(cli, ["demo", "--accounts", "10", "--json"]).exit_code == 0
+    assert runner.invoke(cli, ["demo", "--no-serve", "--accounts", "10", "--json"]).exit_code == 0
     result = runner.invoke(cli, ["accounts", "--segment", "enterprise"])
     assert result.exit_code == 0, result.output
     assert result.output == "2 accounts\n"

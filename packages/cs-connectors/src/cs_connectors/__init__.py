@@ -12,7 +12,6 @@ from cs_connectors._analytics import (
     amplitude_to_segment,
     mixpanel_to_segment,
 )
-from cs_connectors._demo import DemoConnector, DemoSettings
 from cs_connectors._files import FilesConnector, FilesSettings
 from cs_connectors._hubspot import HubSpotConnector, HubSpotSettings
 from cs_connectors._salesforce import SalesforceConnector, SalesforceSettings
@@ -23,8 +22,6 @@ __version__ = _version("cs-connectors")
 __all__ = [
     "AnalyticsConnector",
     "AnalyticsSettings",
-    "DemoConnector",
-    "DemoSettings",
     "FilesConnector",
     "FilesSettings",
     "HubSpotConnector",

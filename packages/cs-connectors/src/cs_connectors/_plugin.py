@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from cs_connectors._analytics import AnalyticsConnector
-from cs_connectors._demo import DemoConnector
 from cs_connectors._files import FilesConnector
 from cs_connectors._hubspot import HubSpotConnector
 from cs_connectors._salesforce import SalesforceConnector
@@ -15,9 +14,8 @@ __all__ = ["cs_register_connectors"]
 
 @hookimpl
 def cs_register_connectors(register: RegisterConnector) -> None:
-    """Register the built-in connectors: analytics, demo, files, HubSpot, Salesforce, Zendesk."""
+    """Register the built-in connectors: analytics, files, HubSpot, Salesforce, Zendesk."""
     register(AnalyticsConnector)
-    register(DemoConnector)
     register(FilesConnector)
     register(HubSpotConnector)
     register(SalesforceConnector)

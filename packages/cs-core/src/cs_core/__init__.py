@@ -53,6 +53,7 @@ from cs_core._connectors import (
     installed_connectors,
 )
 from cs_core._demo import DEMO_SOURCE, DemoChunk, DemoOptions, Trajectory, generate_demo
+from cs_core._demo_connector import DemoConnector, DemoSettings
 from cs_core._demo_load import DemoSummary, load_demo
 from cs_core._enums import (
     ContactStatus,
@@ -396,7 +397,9 @@ __all__ = [
     "DailyUsage",
     "Deletion",
     "DemoChunk",
+    "DemoConnector",
     "DemoOptions",
+    "DemoSettings",
     "DemoSummary",
     "Dimension",
     "DimensionScore",

@@ -28,6 +28,7 @@ from cs_core._markers import ENTRY_POINT_GROUP, RegisterCommand, hookimpl
 from cs_core._playbook_engine import PlaybookRunReport, run_playbooks
 from cs_core._scoring_run import RunSummary, score_all
 from cs_core._store import Store
+from cs_core._tokens import Scope, create_token
 from cs_core._types import utc_midnight
 
 __all__ = ["cs_register_commands"]
@@ -119,9 +120,49 @@ def _report_revision(cli: CLIContext, as_json: bool, action: str | None) -> None
     help="The day the data ends on, YYYY-MM-DD  [default: today, UTC]",
 )
 @click.option("--history-days", type=click.IntRange(min=90), default=120, show_default=True)
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="Then serve the GraphQL API over it (cs-server's `cs serve`).")  # fmt: skip
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Where to serve it.")  # fmt: skip
 @json_option
 @pass_cli
+@click.pass_context
 def demo(
+    context: click.Context,
+    cli: CLIContext,
+    accounts: int,
+    seed: int,
+    as_of: datetime | None,
+    history_days: int,
+    serve: bool,
+    port: int,
+    as_json: bool,
+) -> None:
+    """Create the store if needed, fill it with a realistic demo customer base (the demo
+    connector, through the sync engine), score it, evaluate its lifecycle, run the playbooks,
+    and serve the GraphQL API over it."""
+    _fill_demo(cli, accounts, seed, as_of, history_days, as_json)
+    if serve:
+        _serve_demo(context, cli, port)
+
+
+def _serve_demo(context: click.Context, cli: CLIContext, port: int) -> None:
+    """Hand over to ``cs serve`` (a plugin's command, cs-server's) with a read token to try."""
+    group = context.parent.command if context.parent else None
+    serve = group.get_command(context, "serve") if isinstance(group, click.Group) else None
+    if serve is None:
+        click.echo("The store is ready. Install cs-server to serve it over GraphQL "
+                   "(`cs serve`).", err=True)  # fmt: skip
+        return
+    store = cli.store()
+    with store.transaction() as session:
+        _, secret = create_token(session, "cs demo", [Scope.READ])
+    click.echo(f"A read token for GraphiQL's headers: {{\"Authorization\": \"Bearer {secret}\"}}",
+               err=True)  # fmt: skip
+    context.invoke(serve, host=None, port=port, workers=None)
+
+
+def _fill_demo(
     cli: CLIContext,
     accounts: int,
     seed: int,
@@ -129,8 +170,7 @@ def demo(
     history_days: int,
     as_json: bool,
 ) -> None:
-    """Create the store if needed, fill it with a realistic demo customer base, score it,
-    evaluate its lifecycle and run the playbooks."""
+    """Load, score, evaluate and act on the demo base, reporting each step."""
     options = DemoOptions(accounts=accounts, seed=seed, history_days=history_days)
     if as_of is not None:
         options = replace(options, as_of=as_of.date())

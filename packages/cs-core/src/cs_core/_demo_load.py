@@ -1,4 +1,4 @@
-"""Filling a store with the demo customer base through the store's bulk paths."""
+"""Filling a store with the demo customer base: the demo connector, through the sync engine."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cs_core._demo import DemoOptions, generate_demo
+from cs_core._demo import DemoChunk, DemoOptions
+from cs_core._demo_connector import DemoConnector
+from cs_core._errors import CSError
 from cs_core._records import AccountRecord
 from cs_core._store import Store
-from cs_core._usage import write_daily_usage
-from cs_core._writes import write_records
+from cs_core._sync import sync
 
 __all__ = ["DemoSummary", "load_demo"]
 
@@ -35,11 +36,12 @@ def load_demo(
     *,
     on_progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
-    """Write the demo customer base into ``store``, one transaction per chunk of accounts.
+    """Write the demo customer base into ``store`` by syncing the demo connector.
 
     The store must be migrated (:meth:`Store.upgrade`). Loading is idempotent: loading the same
-    options again rewrites the same records, and a load interrupted part-way is completed by
-    running it again. ``on_progress`` is called with the number of accounts after each chunk.
+    options again rewrites the same records (the sync is a full refresh), and every batch is
+    committed with its checkpoint like any sync's. ``on_progress`` is called with the number of
+    accounts generated so far, chunk by chunk.
     """
     options = options or DemoOptions()
     store.check_ready()
@@ -48,11 +50,11 @@ def load_demo(
     segments: Counter[str] = Counter()
     trajectories: Counter[str] = Counter()
     done = 0
-    for chunk in generate_demo(options):
-        with store.transaction() as session:
-            result = write_records(session, chunk.records)
-            written["usage day"] += write_daily_usage(session, chunk.usage)
-        written.update(result.written)
+
+    def tally(chunk: DemoChunk) -> None:
+        nonlocal done
+        written.update(record.kind for record in chunk.records)
+        written["usage day"] += len(chunk.usage)
         segments.update(
             record.segment.value for record in chunk.records if isinstance(record, AccountRecord)
         )
@@ -60,6 +62,12 @@ def load_demo(
         done += len(chunk.trajectories)
         if on_progress is not None:
             on_progress(done)
+
+    # A full refresh: loading the same options again rewrites the same records.
+    report = sync(store, DemoConnector.of(options, on_chunk=tally), full_refresh=True)
+    if report.failed:
+        (failure,) = (stream.error for stream in report.streams if stream.error)
+        raise CSError(f"loading the demo failed: {failure}")
     return DemoSummary(
         database=store.url.render_as_string(hide_password=True),
         options=options,

@@ -93,12 +93,19 @@ def plugin_manager(*, load_entry_points: bool = True) -> pluggy.PluginManager:
         if name.strip():
             manager.set_blocked(name.strip())
     # cs-core's own plugins import the scoring and command modules, which import this one.
-    from cs_core import _actions, _churn_model, _commands, _metric_values  # noqa: PLC0415
+    from cs_core import (  # noqa: PLC0415
+        _actions,
+        _churn_model,
+        _commands,
+        _demo_connector,
+        _metric_values,
+    )
 
     manager.register(_commands, name="cs_core")
     manager.register(_actions, name="cs_core.actions")
     manager.register(_metric_values, name="cs_core.metrics")
     manager.register(_churn_model, name="cs_core.churn_model")
+    manager.register(_demo_connector, name="cs_core.connectors")
     if load_entry_points:
         _load_entry_points(manager)
     try:
