@@ -29,6 +29,7 @@ from cs_core import (
     Ticket,
     TransientError,
     connector_registry,
+    exclusively,
     hookimpl,
     plugin_manager,
     sync,
@@ -166,12 +167,9 @@ def test_a_paginator_that_repeats_fails_the_stream(store: Store) -> None:
 def test_one_runner_per_stream_on_postgresql(store: Store) -> None:
     if store.dialect != "postgresql":
         pytest.skip("SQLite has one writer; the lock is PostgreSQL's")
-    key = func.hashtext("cs-sync:fake:tickets")
-    with store.engine.connect() as other:  # another sync of fake.tickets holds the lock
-        assert other.scalar(select(func.pg_try_advisory_lock(key)))
+    with exclusively(store, "sync:fake:tickets") as free:  # as another sync of fake.tickets
+        assert free
         report = sync(store, fake())
-        other.execute(select(func.pg_advisory_unlock(key)))
-        other.commit()
     assert [(s.stream, s.status) for s in report.streams] == [
         ("accounts", "succeeded"), ("tickets", "failed"),
     ]  # fmt: skip
@@ -227,7 +225,7 @@ def test_connectors_arrive_through_the_hook_and_are_checked() -> None:
     registry = connector_registry(manager)
     assert registry.get("fake") is FakeConnector
     assert registry.owners["fake"] == "fake-plugin"
-    with pytest.raises(ConfigurationError, match="no connector 'nope' is installed; known: fake"):
+    with pytest.raises(ConfigurationError, match="no connector 'nope' is installed; known: demo, "):
         registry.get("nope")
     manager = plugin_manager(load_entry_points=False)
     manager.register(_Broken(), name="broken")
