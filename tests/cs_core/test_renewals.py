@@ -108,6 +108,15 @@ def test_upcoming_renewals_with_their_steps_and_likelihood(renewals: Store) -> N
     assert complex_renewal.next_due == date(2026, 6, 5)
 
 
+def test_upcoming_renewals_of_some_accounts_are_theirs_in_the_whole_list(renewals: Store) -> None:
+    everyone = upcoming_renewals(renewals, within_days=240, as_of=AS_OF)
+    with renewals.transaction() as session:
+        chosen = {account_id(session, "B"), account_id(session, "E"), account_id(session, "A")}
+    some = upcoming_renewals(renewals, within_days=240, as_of=AS_OF, account_ids=chosen)
+    assert [r.account for r in some] == ["crm:B", "crm:E"]
+    assert some == [r for r in everyone if r.account_id in chosen]
+
+
 def test_a_forecast_made_in_the_past_is_measured_against_what_renewed(renewals: Store) -> None:
     forecast = renewal_forecast(renewals, Period.parse("2026-Q3"), as_of=AS_OF)
     # A 1,000 x 0.95 + B 2,000 x 0.30 + C 500 x 0.70 + F 800 x 0.70 (E renews in October).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +43,16 @@ class Api:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+def global_id(kind: str, key: int) -> str:
+    """The API's id of the ``kind`` (Account, Task…) stored under ``key``."""
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def store_key(value: str) -> int:
+    """The store's key behind an id of the API."""
+    return int(base64.urlsafe_b64decode(value.encode()).decode().partition(":")[2])
 
 
 @contextmanager

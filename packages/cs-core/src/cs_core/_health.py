@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,14 @@ class HealthChange:
     """``first``, ``customer`` (its data moved the score) or ``scorecard`` (the model changed)."""
     scorecard_id: str
     scorecard_version: int
+
+    @classmethod
+    def of(cls, row: Any) -> HealthChange:
+        """The change a ``health_history`` row (or a row with its columns) records."""
+        return cls(as_of=row.as_of, score=row.score, tier=row.tier,
+                   previous_score=row.previous_score, cause=row.cause,
+                   scorecard_id=row.scorecard_id,
+                   scorecard_version=row.scorecard_version)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +63,7 @@ def health_history(session: Session, account_id: int) -> Sequence[HealthChange]:
         .where(HealthHistory.account_id == account_id)
         .order_by(HealthHistory.as_of, HealthHistory.id)
     )
-    return [
-        HealthChange(
-            as_of=row.as_of,
-            score=row.score,
-            tier=row.tier,
-            previous_score=row.previous_score,
-            cause=row.cause,
-            scorecard_id=row.scorecard_id,
-            scorecard_version=row.scorecard_version,
-        )
-        for row in rows
-    ]
+    return [HealthChange.of(row) for row in rows]
 
 
 def health_trend(session: Session, account_id: int, *, days: int, as_of: datetime) -> HealthTrend:

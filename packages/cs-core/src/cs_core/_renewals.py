@@ -10,11 +10,12 @@ was known then, so a forecast made in the past can be compared with what actuall
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cs_core._book import accounts_of, contract_terms, renewal_outcome
@@ -82,19 +83,23 @@ def _likelihood(policy: RenewalPolicy, tier: str | None, signals: Counter[str]) 
     return round(min(1.0, max(0.0, policy.base_likelihood(tier) - penalty)), 4)
 
 
-def _tiers_at(session: Session, accounts: set[int], moment: datetime) -> dict[int, str | None]:
-    """Each account's effective tier at ``moment``: an override in force, else its last score."""
+def _tiers_at(
+    session: Session, accounts: set[int], moment: datetime, scope: Select[int]
+) -> dict[int, str | None]:
+    """Each account's effective tier at ``moment``: an override in force, else its last score.
+
+    ``scope`` selects the accounts of the report, so that only their history is read."""
     tiers: dict[int, str | None] = {}
     for account, tier in session.execute(
         select(HealthHistory.account_id, HealthHistory.tier)
-        .where(HealthHistory.as_of <= moment)
+        .where(HealthHistory.as_of <= moment, HealthHistory.account_id.in_(scope.scalar_subquery()))
         .order_by(HealthHistory.account_id, HealthHistory.as_of, HealthHistory.id)
     ):
         if account in accounts:
             tiers[account] = tier
     for account, tier in session.execute(
         select(HealthOverride.account_id, HealthOverride.tier)
-        .where(override_in_force(moment))
+        .where(override_in_force(moment), HealthOverride.account_id.in_(scope.scalar_subquery()))
         .order_by(HealthOverride.created_at, HealthOverride.id)
     ):
         if account in accounts:
@@ -102,11 +107,15 @@ def _tiers_at(session: Session, accounts: set[int], moment: datetime) -> dict[in
     return tiers
 
 
-def _signals_at(session: Session, accounts: set[int], moment: datetime) -> dict[int, Counter[str]]:
-    """Per account, its risk signals open at ``moment``, counted by severity."""
+def _signals_at(
+    session: Session, accounts: set[int], moment: datetime, scope: Select[int]
+) -> dict[int, Counter[str]]:
+    """Per account (of those ``scope`` selects), its risk signals open at ``moment``, counted by
+    severity."""
     open_signals: dict[int, Counter[str]] = defaultdict(Counter)
     for account, severity in session.execute(
         select(Signal.account_id, Signal.severity).where(
+            Signal.account_id.in_(scope.scalar_subquery()),
             Signal.first_seen_at <= moment,
             (Signal.resolved_at.is_(None)) | (Signal.resolved_at > moment),
             Signal.kind.not_in(EXPANSION_SIGNALS),
@@ -132,18 +141,26 @@ def upcoming_renewals(
     as_of: datetime | None = None,
     segment: Segment | str | None = None,
     owner: str | None = None,
+    account_ids: Collection[int] | None = None,
     policies: Policies | None = None,
 ) -> list[UpcomingRenewal]:
     """Contracts renewing within ``within_days`` of ``as_of`` (default: now) and not yet renewed,
-    soonest first."""
+    soonest first.
+
+    ``account_ids`` narrows them to those accounts (a page of a view), and the reading with them:
+    only their contracts, history and signals are read.
+    """
     if within_days < 0:
         raise InvalidArgumentError(f"within_days must not be negative, not {within_days}")
     moment = utc_moment(as_of, "as_of")
     today = moment.date()
     policy = (policies or load_policies()).renewals
+    scope = accounts_of(segment, owner)
+    if account_ids is not None:
+        scope = scope.where(Account.id.in_(account_ids))
     store.check_ready()
     with store.transaction() as session:
-        terms = contract_terms(session, accounts_of(segment, owner))
+        terms = contract_terms(session, scope)
         due = [
             term
             for account_terms in terms.values()
@@ -152,14 +169,14 @@ def upcoming_renewals(
             and not renewal_outcome(term, account_terms, policy.grace).renewed
         ]
         accounts = {term.account_id for term in due}
-        tiers = _tiers_at(session, accounts, moment)
-        signals = _signals_at(session, accounts, moment)
+        tiers = _tiers_at(session, accounts, moment, scope)
+        signals = _signals_at(session, accounts, moment, scope)
         details = {
             row.id: row
             for row in session.execute(
                 select(Account.id, Account.source, Account.external_id, Account.name,
                        Account.owner, Account.segment).where(
-                    Account.id.in_(accounts_of(segment, owner).scalar_subquery())
+                    Account.id.in_(scope.scalar_subquery())
                 )
             )
             if row.id in accounts
@@ -167,7 +184,7 @@ def upcoming_renewals(
         tracks = dict(
             session.execute(
                 select(Contract.id, Contract.renewal_track).where(
-                    Contract.account_id.in_(accounts_of(segment, owner).scalar_subquery())
+                    Contract.account_id.in_(scope.scalar_subquery())
                 )
             ).all()
         )
@@ -250,8 +267,8 @@ def renewal_forecast(
             if period.start <= term.end < period.end and term.start <= moment.date()
         ]
         accounts = {term.account_id for term, _ in ending}
-        tiers = _tiers_at(session, accounts, moment)
-        signals = _signals_at(session, accounts, moment)
+        tiers = _tiers_at(session, accounts, moment, accounts_of(segment, owner))
+        signals = _signals_at(session, accounts, moment, accounts_of(segment, owner))
     by_tier: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
     for term, _ in ending:
         tier = tiers.get(term.account_id)

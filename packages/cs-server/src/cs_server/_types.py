@@ -1,46 +1,53 @@
-"""The GraphQL object types: accounts and their 360° view, built from store rows."""
+"""The GraphQL object types of accounts and their 360° view, and of tasks, built from store rows.
+
+Every field of an account that reads more than the account's own row goes through a DataLoader
+of the request (``info.context.loaders``), so a page costs the same queries whatever its size.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
+from cs_core import Account as AccountRow
+from cs_core import Contact as ContactRow
+from cs_core import Contract as ContractRow
 from cs_core import (
-    Account as AccountRow,
-)
-from cs_core import (
-    Contact as ContactRow,
-)
-from cs_core import (
-    Contract as ContractRow,
-)
-from cs_core import (
-    HealthOverride,
-    HealthScore,
-    HealthScoreRow,
     InvalidArgumentError,
     LifecycleStage,
-    Scorecard,
+    OnboardingMilestone,
+    RenewalTrack,
     Segment,
-    score_account,
+    TaskPriority,
+    TaskStatus,
+    TaskType,
+    TicketChannel,
+    TicketPriority,
+    TicketStatus,
 )
-from cs_core import (
-    Signal as SignalRow,
-)
+from cs_core import Signal as SignalRow
+from cs_core import Task as TaskRow
+from cs_server._account_view import Lifecycle, Renewal, Ticket, UsageSummary
 from cs_server._context import Info
+from cs_server._health import Health
 
-__all__ = ["Account", "Health", "decode_id", "encode_id"]
+__all__ = ["Account", "AccountId", "Task", "TaskId", "decode_id", "encode_id"]
 
-# cs-core's enums are the schema's: registering them keeps one list of segments and stages.
-strawberry.enum(Segment)
-strawberry.enum(LifecycleStage)
+MAX_RENEWAL_DAYS = 3660
+"""The farthest a renewal is looked for: ten years of contracts ahead."""
+MAX_USAGE_DAYS = 365
+"""The longest usage window: the daily rollups of a year."""
+
+# cs-core's enums are the schema's: registering them keeps one list of each.
+for _shown in (Segment, LifecycleStage, OnboardingMilestone, RenewalTrack, TaskPriority,
+               TaskStatus, TaskType, TicketChannel, TicketPriority, TicketStatus):  # fmt: skip
+    strawberry.enum(_shown)
 
 
 def encode_id(kind: str, key: int) -> strawberry.ID:
@@ -57,158 +64,6 @@ def decode_id(kind: str, value: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise InvalidArgumentError(f"{value!r} is not the id of a {kind}")
-
-
-@strawberry.type(description="How one measure of the scorecard scored.")
-class Measure:
-    name: str
-    dimension: str
-    metric: str
-    value: float | None = strawberry.field(description="The metric's value; null: missing.")
-    points: float | None = strawberry.field(description="0-100; null: skipped.")
-    band: str | None
-    weight: float = strawberry.field(description="Declared weight within its dimension, in %.")
-    contribution: float = strawberry.field(description="Points it adds to the score.")
-
-
-@strawberry.type(description="How one dimension scored, and its measures.")
-class Dimension:
-    name: str
-    weight: float = strawberry.field(description="Declared weight, in %.")
-    score: float | None
-    contribution: float = strawberry.field(description="Points it adds to the score.")
-    measures: list[Measure]
-
-
-@strawberry.type(description="A change to one measure and the points it would add.")
-class Lever:
-    measure: str
-    metric: str
-    value: float
-    target: str
-    target_band: str | None
-    points: float
-
-
-@strawberry.type(description="A person's judgement replacing the computed score.")
-class Override:
-    score: float
-    tier: str
-    reason: str
-    author: str
-    created_at: datetime
-    expires_at: datetime | None
-
-    @classmethod
-    def of(cls, row: HealthOverride) -> Override:
-        return cls(score=row.score, tier=row.tier, reason=row.reason, author=row.author,
-                   created_at=row.created_at, expires_at=row.expires_at)  # fmt: skip
-
-
-@strawberry.type(description="An account's health as it counts now, and why it is what it is.")
-class Health:
-    score: float | None = strawberry.field(description="The override's if one is in force.")
-    tier: str | None
-    computed_score: float | None
-    computed_tier: str | None
-    override: Override | None
-    scorecard: str
-    scorecard_version: int
-    as_of: datetime
-    measures_stored: strawberry.Private[dict[str, Any]]
-    card: strawberry.Private[Scorecard | None]
-    rebuilt: strawberry.Private[list[HealthScore]]
-
-    @classmethod
-    def of(
-        cls,
-        computed: HealthScoreRow,
-        override: HealthOverride | None,
-        scorecards: Mapping[str, Scorecard],
-    ) -> Health:
-        card = scorecards.get(computed.scorecard_id)
-        if card is not None and card.version != computed.scorecard_version:
-            card = None
-        return cls(
-            score=override.score if override else computed.score,
-            tier=override.tier if override else computed.tier,
-            computed_score=computed.score,
-            computed_tier=computed.tier,
-            override=Override.of(override) if override else None,
-            scorecard=computed.scorecard_id,
-            scorecard_version=computed.scorecard_version,
-            as_of=computed.as_of,
-            measures_stored=dict(computed.measures),
-            card=card,
-            rebuilt=[],
-        )
-
-    def _explained(self) -> HealthScore | None:
-        """The score rebuilt from the stored metric values: the same points, dimensions and
-        levers the run computed, without reading usage again. ``None`` when the scorecard that
-        scored it is not installed."""
-        if self.card is None:
-            return None
-        if not self.rebuilt:
-            values = {
-                measure.metric: (self.measures_stored.get(measure.name) or [None])[0]
-                for measure in self.card.measures
-            }
-            self.rebuilt.append(score_account(self.card, values, as_of=self.as_of))
-        return self.rebuilt[0]
-
-    @strawberry.field(description="Dimensions with their measures, points and weights.")
-    def dimensions(self) -> list[Dimension]:
-        health = self._explained()
-        if health is None:
-            return []
-        return [
-            Dimension(
-                name=dimension.name,
-                weight=dimension.weight,
-                score=dimension.score,
-                contribution=round(dimension.contribution, 4),
-                measures=[
-                    Measure(
-                        name=m.name,
-                        dimension=m.dimension,
-                        metric=m.metric,
-                        value=m.value,
-                        points=m.points,
-                        band=m.band,
-                        weight=m.weight,
-                        contribution=round(m.contribution, 4),
-                    )
-                    for m in health.measures
-                    if m.dimension == dimension.name
-                ],
-            )
-            for dimension in health.dimensions
-        ]
-
-    @strawberry.field(description="A readable breakdown of the computed score.")
-    def explanation(self) -> str:
-        health = self._explained()
-        if health is None:
-            return f"scorecard {self.scorecard} v{self.scorecard_version} is not installed here"
-        return health.explain()
-
-    @strawberry.field(description="What would move the computed score most.")
-    def levers(self, limit: int = 3) -> list[Lever]:
-        health = self._explained()
-        if health is None:
-            return []
-        return [
-            Lever(
-                measure=lever.measure,
-                metric=lever.metric,
-                value=lever.value,
-                target=lever.target,
-                target_band=lever.target_band,
-                points=round(lever.points, 2),
-            )
-            for lever in health.levers(max(1, min(limit, 20)))
-        ]
 
 
 @strawberry.type(description="A predictive signal that is open on the account.")
@@ -259,6 +114,41 @@ class Contact:
                    status=str(row.status))  # fmt: skip
 
 
+@strawberry.type(description="A piece of work for someone on an account, made by a playbook.")
+class Task:
+    id: strawberry.ID
+    account_key: strawberry.Private[int]
+    type: TaskType
+    title: str
+    owner_role: str = strawberry.field(
+        description="The role that holds it (csm, cs_manager…): escalation moves it up."
+    )
+    owner: str | None = strawberry.field(description="The person who holds it, when one does.")
+    priority: TaskPriority
+    status: TaskStatus
+    due_on: date
+    snoozed_until: date | None
+    escalation_level: int = strawberry.field(description="Times it was escalated (0: never).")
+    playbook: str | None = strawberry.field(description="The playbook that made it.")
+    created_at: datetime
+    completed_at: datetime | None
+    completed_by: str | None
+
+    @classmethod
+    def of(cls, row: TaskRow) -> Task:
+        return cls(id=encode_id("Task", row.id), account_key=row.account_id, type=row.type,
+                   title=row.title, owner_role=row.owner_role, owner=row.owner,
+                   priority=row.priority, status=row.status, due_on=row.due_on,
+                   snoozed_until=row.snoozed_until, escalation_level=row.escalation_level,
+                   playbook=row.playbook, created_at=row.created_at,
+                   completed_at=row.completed_at, completed_by=row.completed_by)  # fmt: skip
+
+    @strawberry.field(description="The account it is about.")
+    async def account(self, info: Info) -> Account | None:
+        found = await info.context.loaders.accounts.load(self.account_key)
+        return None if found is None else Account.of(*found)
+
+
 @strawberry.type(description="A customer account: the 360° view.")
 class Account:
     id: strawberry.ID
@@ -303,5 +193,40 @@ class Account:
     async def contacts(self, info: Info) -> list[Contact]:
         return [Contact.of(row) for row in await info.context.loaders.contacts.load(self.key)]
 
+    @strawberry.field(
+        description="Its lifecycle stage, since when and why, and its onboarding milestones, "
+        "as last evaluated; null until the first evaluation."
+    )
+    async def lifecycle(self, info: Info) -> Lifecycle | None:
+        loaders = info.context.loaders
+        return Lifecycle.of(await loaders.lifecycles.load(self.key), loaders.now.date())
+
+    @strawberry.field(description="Its open and snoozed tasks, by due day.")
+    async def tasks(self, info: Info) -> list[Task]:
+        return [Task.of(row) for row in await info.context.loaders.open_tasks.load(self.key)]
+
+    @strawberry.field(
+        description="Its next renewal: the soonest contract ending from today to `withinDays` "
+        "ahead that has not renewed; null when none does."
+    )
+    async def renewal(self, info: Info, within_days: int = 365) -> Renewal | None:
+        if not 0 <= within_days <= MAX_RENEWAL_DAYS:
+            raise InvalidArgumentError(
+                f"withinDays is from 0 to {MAX_RENEWAL_DAYS}, not {within_days}"
+            )
+        found = await info.context.loaders.renewals.load((self.key, within_days))
+        return None if found is None else Renewal.of(found)
+
+    @strawberry.field(description="Its tickets not yet solved or closed, oldest first, with SLAs.")
+    async def tickets(self, info: Info) -> list[Ticket]:
+        return [Ticket.of(row) for row in await info.context.loaders.open_tickets.load(self.key)]
+
+    @strawberry.field(description="Its product usage over the last `days` days, and the trend.")
+    async def usage(self, info: Info, days: int = 30) -> UsageSummary:
+        if not 1 <= days <= MAX_USAGE_DAYS:
+            raise InvalidArgumentError(f"days is from 1 to {MAX_USAGE_DAYS}, not {days}")
+        return UsageSummary.of(await info.context.loaders.usage.load((self.key, days)))
+
 
 AccountId = Annotated[strawberry.ID, strawberry.argument(description="An Account's id.")]
+TaskId = Annotated[strawberry.ID, strawberry.argument(description="A Task's id.")]
