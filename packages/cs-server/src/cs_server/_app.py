@@ -37,6 +37,7 @@ from strawberry import Schema
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -81,15 +82,19 @@ class _Schema(Schema):
 def schema(settings: ServerSettings | None = None) -> Schema:
     """The GraphQL schema, with the limits of ``settings``."""
     chosen = settings or ServerSettings()
+    limits = [
+        *QueryDepthLimiter(max_depth=chosen.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=chosen.max_aliases).validation_rules,
+    ]
     return _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # Factories: each request gets fresh extension instances (the caches are shared).
+        # Factories: each request gets fresh extension instances (the caches are shared). The
+        # limits' rule classes are built once: they are part of the validation cache's key.
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=chosen.max_tokens),
-            lambda: QueryDepthLimiter(max_depth=chosen.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=chosen.max_aliases),
+            lambda: AddValidationRules(limits),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             lambda: MaskErrors(

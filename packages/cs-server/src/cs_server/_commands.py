@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -61,15 +62,21 @@ def serve(cli: CLIContext, host: str | None, port: int | None, workers: int | No
         # Workers build their own application: they find the store where the parent did.
         os.environ["CS_DATABASE_URL"] = cli.database_url
     click.echo(f"GraphiQL at http://{settings.host}:{settings.port}/graphql", err=True)
+    # Messages are small: compressing them costs ~40 KiB of state per websocket for nothing.
     uvicorn.run("cs_server._commands:logged_app", factory=True, host=settings.host,
-                port=settings.port, workers=settings.workers, log_level="warning")  # fmt: skip
+                port=settings.port, workers=settings.workers, log_level="warning",
+                ws_per_message_deflate=False)  # fmt: skip
 
 
 def logged_app() -> Starlette:
     """The application as each server process builds it: logging JSON lines, over the store
     of ``CS_DATABASE_URL``."""
     configure_logging()
-    return create_app()
+    app = create_app()
+    # The objects imported so far live as long as the process: leave them out of full
+    # collections, which otherwise cost 170-245 ms each (measured by bench/server.py).
+    gc.freeze()
+    return app
 
 
 @click.command("schema")
