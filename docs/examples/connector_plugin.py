@@ -76,12 +76,11 @@ class StatusPageConnector(Connector):
     settings_model: ClassVar[type[ConnectorSettings]] = StatusPageSettings
 
     def check(self) -> None:
-        if not str(self.settings.model_dump().get("url", "")).startswith("https://"):
+        if not self.settings_as(StatusPageSettings).url.startswith("https://"):
             raise ConnectorError("CS_STATUS_PAGE_URL must be an https:// address")
 
     def streams(self) -> Sequence[Stream]:
-        assert isinstance(self.settings, StatusPageSettings)
-        return [Incidents(self.settings)]
+        return [Incidents(self.settings_as(StatusPageSettings))]
 
 
 @hookimpl

@@ -103,8 +103,7 @@ class FakeConnector(Connector):
 
     @property
     def fake_settings(self) -> FakeSettings:
-        assert isinstance(self.settings, FakeSettings)
-        return self.settings
+        return self.settings_as(FakeSettings)
 
     def check(self) -> None:
         if not self.fake_settings.reachable:

@@ -19,6 +19,7 @@ from cs_core import (
     AccountRecord,
     ConfigurationError,
     ConnectorError,
+    ConnectorSettings,
     CursorTracker,
     PageGuard,
     PaginationError,
@@ -300,3 +301,16 @@ def test_a_sync_killed_mid_stream_resumes_to_the_same_store(
                         pause)  # fmt: skip
         assert finished.wait(timeout=120) == 0
     assert _contents(interrupted) == _contents(reference)
+
+
+def test_a_connector_refuses_settings_of_another_kind() -> None:
+    with pytest.raises(ConfigurationError) as wrong:
+        FakeConnector(ConnectorSettings())
+    assert str(wrong.value) == "connector 'fake' takes FakeSettings, not ConnectorSettings"
+    with pytest.raises(ConfigurationError) as other:
+        fake().settings_as(_OtherSettings)
+    assert str(other.value) == "connector 'fake' has FakeSettings, not _OtherSettings"
+
+
+class _OtherSettings(ConnectorSettings):
+    """Settings of some other connector."""

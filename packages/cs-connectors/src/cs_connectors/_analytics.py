@@ -165,9 +165,7 @@ class AnalyticsConnector(Connector):
 
     @property
     def analytics_settings(self) -> AnalyticsSettings:
-        if not isinstance(self.settings, AnalyticsSettings):
-            raise ConnectorError("the analytics connector needs AnalyticsSettings")
-        return self.settings
+        return self.settings_as(AnalyticsSettings)
 
     def check(self) -> None:
         settings = self.analytics_settings

@@ -148,9 +148,7 @@ class FilesConnector(Connector):
 
     @property
     def files_settings(self) -> FilesSettings:
-        if not isinstance(self.settings, FilesSettings):
-            raise ConnectorError("the files connector needs FilesSettings")
-        return self.settings
+        return self.settings_as(FilesSettings)
 
     def mapping(self) -> dict[str, dict[str, str]]:
         """Per stream, source column name to record field."""

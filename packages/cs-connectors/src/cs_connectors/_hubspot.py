@@ -565,9 +565,7 @@ class HubSpotConnector(Connector):
 
     @property
     def hubspot_settings(self) -> HubSpotSettings:
-        if not isinstance(self.settings, HubSpotSettings):
-            raise ConnectorError("the HubSpot connector needs HubSpotSettings")
-        return self.settings
+        return self.settings_as(HubSpotSettings)
 
     @cached_property
     def api(self) -> _HubSpotApi:

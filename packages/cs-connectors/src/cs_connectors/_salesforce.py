@@ -280,11 +280,9 @@ class SalesforceConnector(Connector):
     settings_model: ClassVar[type[ConnectorSettings]] = SalesforceSettings
 
     def __init__(self, settings: ConnectorSettings) -> None:
-        if not isinstance(settings, SalesforceSettings):
-            raise ConfigurationError("the salesforce connector needs SalesforceSettings")
         super().__init__(settings)
-        self.salesforce_settings = settings
-        self._sign_in = settings.sign_in()
+        self.salesforce_settings = self.settings_as(SalesforceSettings)
+        self._sign_in = self.salesforce_settings.sign_in()
         self._client: Salesforce | None = None
         self._retry_after: float | None = None
 

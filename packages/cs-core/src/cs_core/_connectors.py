@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pluggy
 from pydantic import ValidationError
@@ -112,6 +112,9 @@ class ConnectorSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
 
+_Settings = TypeVar("_Settings", bound=ConnectorSettings)
+
+
 class Connector(ABC):
     """A source of records. Subclasses set ``name`` and ``settings_model``."""
 
@@ -120,7 +123,20 @@ class Connector(ABC):
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
 
     def __init__(self, settings: ConnectorSettings) -> None:
+        if not isinstance(settings, self.settings_model):
+            raise ConfigurationError(
+                f"connector {self.name!r} takes {self.settings_model.__name__}, "
+                f"not {type(settings).__name__}"
+            )
         self.settings = settings
+
+    def settings_as(self, model: type[_Settings]) -> _Settings:
+        """The settings as ``model`` (the connector's ``settings_model``), typed for its code."""
+        if not isinstance(self.settings, model):
+            raise ConfigurationError(
+                f"connector {self.name!r} has {type(self.settings).__name__}, not {model.__name__}"
+            )
+        return self.settings
 
     @classmethod
     def env_prefix(cls) -> str:

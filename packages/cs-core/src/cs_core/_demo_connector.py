@@ -16,7 +16,6 @@ from pydantic import Field
 from cs_core._connectors import (
     Checkpoint,
     Connector,
-    ConnectorError,
     ConnectorSettings,
     Stream,
     StreamItem,
@@ -93,9 +92,7 @@ class DemoConnector(Connector):
 
     @property
     def options(self) -> DemoOptions:
-        if not isinstance(self.settings, DemoSettings):
-            raise ConnectorError("the demo connector needs DemoSettings")
-        settings = self.settings
+        settings = self.settings_as(DemoSettings)
         return DemoOptions(accounts=settings.accounts, seed=settings.seed, as_of=settings.as_of,
                            history_days=settings.history_days,
                            chunk_size=settings.chunk_size)  # fmt: skip

@@ -72,9 +72,11 @@ def bulk_upsert(
     key, the last wins. Returns the ``returning`` columns of the rows written (with
     ``DO NOTHING``, only of those inserted).
 
-    One statement carries many rows, never one per row: on PostgreSQL each column travels as one
-    array that ``unnest`` turns back into rows (10,000 rows a statement), which spares the
-    client from parsing a placeholder per value; on SQLite, multi-row ``VALUES`` of 1,000 rows.
+    A constant number of statements per batch, never one round of SQLAlchemy work per row: on
+    PostgreSQL each column travels as one array that ``unnest`` turns back into rows (10,000
+    rows a statement), which spares the client from parsing a placeholder per value; on SQLite
+    one prepared statement runs for every row in the driver's ``executemany`` (multi-row
+    ``VALUES`` only where ``RETURNING`` must tell inserted rows apart).
     """
     identify = itemgetter(*key)
     unique = list({identify(row): row for row in rows}.values())

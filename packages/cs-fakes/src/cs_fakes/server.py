@@ -7,6 +7,7 @@ import json
 import ssl
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,7 +52,7 @@ class Fault:
     after: int = 0
 
 
-class FakeService:
+class FakeService(ABC):
     """A fake of one service. Subclasses implement :meth:`handle`.
 
     ``with service.running() as base_url:`` serves it on a free port of 127.0.0.1; with
@@ -73,8 +74,9 @@ class FakeService:
         one after ``after`` more have been answered normally."""
         self.faults.append(Fault(Response(status, body, dict(headers or {})), path, after))
 
+    @abstractmethod
     def handle(self, request: Request) -> Response:
-        raise NotImplementedError
+        """The service's answer to ``request`` when no fault is queued for it."""
 
     def _answer(self, request: Request) -> Response:
         with self._lock:

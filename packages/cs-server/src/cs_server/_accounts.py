@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from anyio import to_thread
@@ -205,6 +206,33 @@ def _author(info: Info) -> str:
     return info.context.token.name if info.context.token else "unknown"
 
 
+_Changed = TypeVar("_Changed")
+
+
+async def _change_account(
+    info: Info, account_id: AccountId, change: Callable[[Session, int, AccountRow], _Changed]
+) -> _Changed | AccountNotFound | Rejected:
+    """Run ``change`` on the account in one transaction, in a worker thread: an unknown id is
+    ``AccountNotFound``, a refusal of cs-core's is ``Rejected`` and leaves nothing written."""
+    try:
+        key = decode_id("Account", account_id)
+    except InvalidArgumentError as error:
+        return AccountNotFound(message=str(error))
+
+    def write() -> _Changed | AccountNotFound | Rejected:
+        with info.context.store.transaction() as session:
+            row = _account_row(session, key)
+            if row is None:
+                return AccountNotFound(message=f"no account {account_id}")
+            try:
+                return change(session, key, row)
+            except CSError as error:
+                session.rollback()
+                return Rejected(message=str(error))
+
+    return await to_thread.run_sync(write)
+
+
 async def override_account_health(
     info: Info,
     account_id: AccountId,
@@ -212,46 +240,19 @@ async def override_account_health(
     reason: str,
     expires_at: datetime | None = None,
 ) -> OverrideHealthResult:
-    try:
-        key = decode_id("Account", account_id)
-    except InvalidArgumentError as error:
-        return AccountNotFound(message=str(error))
-    author = _author(info)
+    def override(session: Session, key: int, row: AccountRow) -> HealthOverridden:
+        made = override_health(
+            session, key, score, author=_author(info), reason=reason, expires_at=expires_at,
+            scorecards=info.context.scorecards,
+        )  # fmt: skip
+        return HealthOverridden(override=Override.of(made), account=Account.of(row))
 
-    def write() -> HealthOverridden | AccountNotFound | Rejected:
-        with info.context.store.transaction() as session:
-            row = _account_row(session, key)
-            if row is None:
-                return AccountNotFound(message=f"no account {account_id}")
-            try:
-                override = override_health(session, key, score, author=author, reason=reason,
-                                           expires_at=expires_at,
-                                           scorecards=info.context.scorecards)  # fmt: skip
-            except CSError as error:
-                session.rollback()
-                return Rejected(message=str(error))
-            return HealthOverridden(override=Override.of(override), account=Account.of(row))
-
-    return await to_thread.run_sync(write)
+    return await _change_account(info, account_id, override)
 
 
 async def clear_health_override(info: Info, account_id: AccountId) -> ClearOverrideResult:
-    try:
-        key = decode_id("Account", account_id)
-    except InvalidArgumentError as error:
-        return AccountNotFound(message=str(error))
-    author = _author(info)
+    def clear(session: Session, key: int, row: AccountRow) -> OverrideCleared:
+        clear_override(session, key, author=_author(info))
+        return OverrideCleared(account=Account.of(row))
 
-    def write() -> OverrideCleared | AccountNotFound | Rejected:
-        with info.context.store.transaction() as session:
-            row = _account_row(session, key)
-            if row is None:
-                return AccountNotFound(message=f"no account {account_id}")
-            try:
-                clear_override(session, key, author=author)
-            except CSError as error:
-                session.rollback()
-                return Rejected(message=str(error))
-            return OverrideCleared(account=Account.of(row))
-
-    return await to_thread.run_sync(write)
+    return await _change_account(info, account_id, clear)

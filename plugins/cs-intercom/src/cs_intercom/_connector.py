@@ -24,11 +24,7 @@ class IntercomConnector(Connector):
     @property
     def intercom_settings(self) -> IntercomSettings:
         """The settings, typed: ``from_environment()`` reads them with ``settings_model``."""
-        if not isinstance(self.settings, IntercomSettings):
-            raise ConnectorError(
-                f"the intercom connector needs IntercomSettings, not {type(self.settings)}"
-            )
-        return self.settings
+        return self.settings_as(IntercomSettings)
 
     def check(self) -> None:
         """Ask Intercom who the token belongs to: the cheapest request that proves the address,
