@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,7 +20,9 @@ from starlette.applications import Starlette
 from cs_core import DemoOptions, Scope, Store, create_token, load_demo, score_all
 from cs_server import create_app
 
-AS_OF = date(2026, 11, 2)
+# The server answers as of the real clock ("open", "the last 30 days"), so the demo's day moves
+# with it: a fixed day would leave the demo's usage outside every window the views ask for.
+AS_OF = datetime.now(UTC).date() - timedelta(days=14)
 
 
 @dataclass
