@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncGenerator, Callable, Collection
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from typing import TypeVar, cast
 
@@ -216,18 +216,18 @@ _Item = TypeVar("_Item")
 _HEALTH_EVENTS = frozenset({HEALTH_CHANGED, HEALTH_OVERRIDDEN, HEALTH_OVERRIDE_CLEARED})
 
 
-async def _stream(
-    info: Info,
-    kinds: Collection[str],
-    after: str | None,
-    account_ids: list[strawberry.ID] | None,
-    build: Callable[[DomainEvent], _Item],
-) -> AsyncGenerator[_Item, None]:
-    start = _event_after(after)
-    accounts = None if account_ids is None else {decode_id("Account", i) for i in account_ids}
-    async for event in info.context.tail.events(kinds, start):
-        if accounts is None or event.account_id in accounts:
-            yield build(event)
+def _of_accounts(
+    account_ids: list[strawberry.ID] | None, build: Callable[[DomainEvent], _Item]
+) -> Callable[[DomainEvent], _Item | None]:
+    """``build`` for the events of these accounts (of all if ``None``), ``None`` for others."""
+    if account_ids is None:
+        return build
+    accounts = {decode_id("Account", each) for each in account_ids}
+    return lambda event: build(event) if event.account_id in accounts else None
+
+
+# The resolvers hand the tail's own iterator to strawberry, without a generator of theirs around
+# it: each open subscription costs one frame less, and each delivery one step less.
 
 
 @strawberry.type
@@ -237,31 +237,36 @@ class Subscription:
         description="Health changes after `after` (a cursor from an earlier change; omit it "
         "for changes from now on), then live: none missed, none repeated.",
     )
-    async def health_changed(
+    def health_changed(
         self, info: Info, after: str | None = None, filter: HealthChangeFilter | None = None
-    ) -> AsyncGenerator[HealthChange, None]:
+    ) -> AsyncIterator[HealthChange]:
         where = filter or HealthChangeFilter()
+        build = _of_accounts(where.account_ids, HealthChange.of)
 
-        async for change in _stream(info, _HEALTH_EVENTS, after, where.account_ids,
-                                    HealthChange.of):  # fmt: skip
-            if (where.tiers is None or change.tier in where.tiers) and (
-                where.min_delta is None
-                or (change.delta is not None and abs(change.delta) >= where.min_delta)
+        def convert(event: DomainEvent) -> HealthChange | None:
+            change = build(event)
+            if change is None or (where.tiers is not None and change.tier not in where.tiers):
+                return None
+            if where.min_delta is not None and (
+                change.delta is None or abs(change.delta) < where.min_delta
             ):
-                yield change
+                return None
+            return change
+
+        return info.context.tail.events(_HEALTH_EVENTS, _event_after(after), convert)
 
     @strawberry.subscription(permission_classes=[CanRead], description="Signals as they fire.")
-    async def signal_fired(
+    def signal_fired(
         self, info: Info, after: str | None = None, account_ids: list[strawberry.ID] | None = None
-    ) -> AsyncGenerator[SignalFired, None]:
-        async for fired in _stream(info, {SIGNAL_FIRED}, after, account_ids, SignalFired.of):
-            yield fired
+    ) -> AsyncIterator[SignalFired]:
+        convert = _of_accounts(account_ids, SignalFired.of)
+        return info.context.tail.events({SIGNAL_FIRED}, _event_after(after), convert)
 
     @strawberry.subscription(
         permission_classes=[CanRead], description="Tasks as playbooks make them."
     )
-    async def task_created(
+    def task_created(
         self, info: Info, after: str | None = None, account_ids: list[strawberry.ID] | None = None
-    ) -> AsyncGenerator[TaskCreated, None]:
-        async for created in _stream(info, {TASK_CREATED}, after, account_ids, TaskCreated.of):
-            yield created
+    ) -> AsyncIterator[TaskCreated]:
+        convert = _of_accounts(account_ids, TaskCreated.of)
+        return info.context.tail.events({TASK_CREATED}, _event_after(after), convert)

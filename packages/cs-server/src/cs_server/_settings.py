@@ -32,8 +32,9 @@ class ServerSettings(BaseSettings):
     """Seconds between new usage arriving and the incremental scoring run it asks for: a burst
     of events within it makes one run."""
     poll_interval: float = Field(default=1.0, gt=0, le=60)
-    """How often subscriptions look at the outbox when nothing woke them (a safety net: on
-    PostgreSQL LISTEN/NOTIFY and on SQLite the server's own commits wake them at once)."""
+    """How often subscriptions look at the outbox when nothing woke them (a safety net: the
+    server's own commits, PostgreSQL's LISTEN/NOTIFY and, on SQLite, a commit to the file by
+    another process wake them at once)."""
 
     @property
     def cors_origins(self) -> list[str]:
