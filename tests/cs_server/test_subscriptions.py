@@ -12,11 +12,13 @@ import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportError, TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
+from graphql import Executor, build_schema, map_source_to_response_event, parse
 from sqlalchemy import func, select
 from websockets.exceptions import ConnectionClosed
 
 from cs_core import HEALTH_CHANGED, Account, NewEvent, OutboxEvent, Store, append_events
 from cs_server import create_app
+from cs_server._app import PerEventExecutor
 
 from .conftest import Api, serving
 
@@ -140,3 +142,28 @@ def test_subscriptions_need_a_valid_token(api: Api, server_url: str) -> None:
     assert isinstance(closed, ConnectionClosed)
     assert closed.rcvd is not None
     assert (closed.rcvd.code, closed.rcvd.reason) == (4403, "Forbidden")
+
+
+def test_each_subscription_event_collects_its_fields_afresh() -> None:
+    """graphql-core 3.3 shares the subscription's subfield memo with every event's executor, so
+    it grows by an entry per event for as long as the subscription lasts. When the first
+    assertion fails, graphql-core has mended it and ``PerEventExecutor`` can go."""
+    built = build_schema("""
+        type Query { unused: Int }
+        type Event { n: Int }
+        type Subscription { events: Event }
+    """)
+
+    async def source() -> AsyncIterator[dict[str, Any]]:
+        for n in range(3):
+            yield {"events": {"n": n}}
+
+    async def run(executor: Executor[Any]) -> list[Any]:
+        return [result.data async for result in map_source_to_response_event(executor, source())]
+
+    document = parse("subscription { events { n } }")
+    for executor_class, memo_entries in ((Executor, 3), (PerEventExecutor, 0)):
+        executor = executor_class.build(built, document)
+        assert isinstance(executor, Executor)
+        assert asyncio.run(run(executor)) == [{"events": {"n": n}} for n in range(3)]
+        assert len(executor._relevant_sub_fields) == memo_entries, executor_class
