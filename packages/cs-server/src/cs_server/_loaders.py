@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 from anyio import to_thread
@@ -157,40 +158,71 @@ def _open_tasks(session: Session, ids: Sequence[int]) -> Sequence[tuple[int, Tas
 
 
 class Loaders:
-    """The loaders of one request."""
+    """The loaders of one request (or websocket connection), each built when first used: most
+    requests need a few of them, and a subscriber's connection none."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.now = datetime.now(UTC)
         """The request's moment: what "now", "today" and "open" mean for every loader."""
-        self.accounts: DataLoader[int, tuple[Account, LifecycleStage] | None] = DataLoader(
-            self._accounts
-        )
-        self.health: DataLoader[int, HealthRows] = DataLoader(self._health)
-        self.health_trends: DataLoader[tuple[int, int], HealthTrend] = DataLoader(
+
+    @cached_property
+    def accounts(self) -> DataLoader[int, tuple[Account, LifecycleStage] | None]:
+        return DataLoader(self._accounts)
+
+    @cached_property
+    def health(self) -> DataLoader[int, HealthRows]:
+        return DataLoader(self._health)
+
+    @cached_property
+    def health_trends(self) -> DataLoader[tuple[int, int], HealthTrend]:
+        return DataLoader(
             _per_argument(
-                store,
+                self.store,
                 lambda session, ids, days: health_trends(session, ids, days, self.now),
                 lambda days: HealthTrend(days, None, None),
             )
         )
-        self.health_histories: DataLoader[tuple[int, int], list[HealthChange]] = DataLoader(
-            _per_argument(store, latest_health_changes, lambda first: [])
+
+    @cached_property
+    def health_histories(self) -> DataLoader[tuple[int, int], list[HealthChange]]:
+        return DataLoader(_per_argument(self.store, latest_health_changes, lambda first: []))
+
+    @cached_property
+    def contracts(self) -> DataLoader[int, list[Contract]]:
+        return DataLoader(_grouped(self.store, _contracts))
+
+    @cached_property
+    def contacts(self) -> DataLoader[int, list[Contact]]:
+        return DataLoader(_grouped(self.store, _contacts))
+
+    @cached_property
+    def signals(self) -> DataLoader[int, list[Signal]]:
+        return DataLoader(_grouped(self.store, _open_signals))
+
+    @cached_property
+    def open_tasks(self) -> DataLoader[int, list[Task]]:
+        return DataLoader(_grouped(self.store, _open_tasks))
+
+    @cached_property
+    def lifecycles(self) -> DataLoader[int, LifecycleRows]:
+        return DataLoader(self._lifecycles)
+
+    @cached_property
+    def open_tickets(self) -> DataLoader[int, list[OpenTicket]]:
+        return DataLoader(
+            _grouped(self.store, lambda session, ids: open_tickets(session, ids, self.now))
         )
-        self.contracts: DataLoader[int, list[Contract]] = DataLoader(_grouped(store, _contracts))
-        self.contacts: DataLoader[int, list[Contact]] = DataLoader(_grouped(store, _contacts))
-        self.signals: DataLoader[int, list[Signal]] = DataLoader(_grouped(store, _open_signals))
-        self.open_tasks: DataLoader[int, list[Task]] = DataLoader(_grouped(store, _open_tasks))
-        self.lifecycles: DataLoader[int, LifecycleRows] = DataLoader(self._lifecycles)
-        self.open_tickets: DataLoader[int, list[OpenTicket]] = DataLoader(
-            _grouped(store, lambda session, ids: open_tickets(session, ids, self.now))
-        )
-        self.renewals: DataLoader[tuple[int, int], UpcomingRenewal | None] = DataLoader(
-            self._renewals
-        )
-        self.usage: DataLoader[tuple[int, int], UsageWindow] = DataLoader(
+
+    @cached_property
+    def renewals(self) -> DataLoader[tuple[int, int], UpcomingRenewal | None]:
+        return DataLoader(self._renewals)
+
+    @cached_property
+    def usage(self) -> DataLoader[tuple[int, int], UsageWindow]:
+        return DataLoader(
             _per_argument(
-                store,
+                self.store,
                 lambda session, ids, days: usage_windows(session, ids, days, self.now.date()),
                 lambda days: UsageWindow(days, 0, 0, 0, 0, 0, None),
             )
