@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
-from cs_core import HealthOverride, Scope, Store, run_playbooks, update_lifecycle
+from cs_core import (
+    HealthOverride,
+    Scope,
+    Store,
+    create_token,
+    revoke_token,
+    run_playbooks,
+    update_lifecycle,
+)
 from cs_server import ServerSettings, create_app
 
 from .conftest import Api, serving
@@ -123,6 +133,33 @@ def test_a_page_costs_the_same_queries_whatever_its_size(
     # milestones), tasks, tickets, usage, and the renewal forecast (the schema revision, contract
     # terms, tiers from history and overrides, signals, accounts, renewal tracks)
     assert len(small) == len(large) == 7 + 2 + 1 + 2 + 1 + 1 + 1 + 7
+
+
+@pytest.mark.parametrize("remembered_for", [0.0, 0.5])
+def test_a_revoked_token_stops_working_within_the_time_tokens_are_remembered(
+    demo_store: Store, remembered_for: float
+) -> None:
+    with demo_store.transaction() as session:
+        token, secret = create_token(session, "soon revoked", [Scope.READ])
+    settings = ServerSettings(token_cache_seconds=remembered_for)
+    with serving(create_app(demo_store, settings)) as url, httpx.Client(base_url=url) as client:
+
+        def total() -> Any:
+            response = client.post("/graphql", json={"query": "{ accounts { totalCount } }"},
+                                   headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+            return response.json()
+
+        assert total()["data"] == {"accounts": {"totalCount": 40}}
+        with demo_store.transaction() as session:
+            revoke_token(session, token.id)
+        revoked_at = time.monotonic()
+        if remembered_for:
+            assert total()["data"] == {"accounts": {"totalCount": 40}}
+            assert time.monotonic() - revoked_at < remembered_for, "the check came too late"
+            time.sleep(remembered_for)
+        refused = total()
+        assert refused["data"] is None
+        assert "needs a token with the 'read' scope" in refused["errors"][0]["message"]
 
 
 def test_calls_without_the_scope_are_refused_and_change_nothing(

@@ -50,13 +50,14 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext
 from strawberry.types.unset import UNSET, UnsetType
 
-from cs_core import CSError, Store, TokenInfo, builtin_scorecards, verify_token
+from cs_core import CSError, Store, TokenInfo, builtin_scorecards
 from cs_server._context import Context
 from cs_server._ingest import SegmentEndpoint
 from cs_server._rescorer import Rescorer
 from cs_server._schema import Mutation, Query, Subscription
 from cs_server._settings import ServerSettings
 from cs_server._tail import OutboxTail
+from cs_server._tokens import TokenVerifier
 
 __all__ = ["PerEventExecutor", "create_app", "schema"]
 
@@ -130,21 +131,17 @@ def _bearer(header: str | None) -> str | None:
 
 
 class _GraphQL(GraphQL[Context, None]):
-    def __init__(self, store: Store, settings: ServerSettings, tail: OutboxTail) -> None:
+    def __init__(
+        self, store: Store, settings: ServerSettings, tail: OutboxTail, tokens: TokenVerifier
+    ) -> None:
         super().__init__(schema(settings), subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
         self.store = store
         self.tail = tail
+        self.tokens = tokens
         self.scorecards = builtin_scorecards()
 
     async def _token(self, secret: str | None) -> TokenInfo | None:
-        if secret is None:
-            return None
-
-        def check() -> TokenInfo | None:
-            with self.store.transaction() as session:
-                return verify_token(session, secret)
-
-        return await to_thread.run_sync(check)
+        return None if secret is None else await self.tokens.verify(secret)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         token = await self._token(_bearer(request.headers.get("authorization")))
@@ -217,7 +214,8 @@ def create_app(store: Store | None = None, settings: ServerSettings | None = Non
     served = store or Store()
     tail = OutboxTail(served, poll_interval=chosen.poll_interval)
     rescorer = Rescorer(served, delay=chosen.rescore_delay)
-    graphql = _GraphQL(served, chosen, tail)
+    tokens = TokenVerifier(served, chosen.token_cache_seconds)
+    graphql = _GraphQL(served, chosen, tail, tokens)
     registry = CollectorRegistry()
     registry.register(_Subscriptions(tail))
 
@@ -254,7 +252,7 @@ def create_app(store: Store | None = None, settings: ServerSettings | None = Non
             Route("/metrics", prometheus),
             Route(
                 "/v1/{kind}",
-                SegmentEndpoint(served, rescorer, chosen.segment_account_source).handle,
+                SegmentEndpoint(served, rescorer, tokens, chosen.segment_account_source).handle,
                 methods=["POST"],
             ),
         ],

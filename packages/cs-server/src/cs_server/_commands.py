@@ -142,7 +142,9 @@ def revoke(cli: CLIContext, token_id: int) -> None:
         store.check_ready()
         with store.transaction() as session:
             info = revoke_token(session, token_id)
-    click.echo(f"Token {info.id} ({info.name}) revoked.")
+    remembered = ServerSettings().token_cache_seconds
+    click.echo(f"Token {info.id} ({info.name}) revoked: servers refuse it within {remembered:g} s "
+               "(CS_SERVER_TOKEN_CACHE_SECONDS).")  # fmt: skip
 
 
 @hookimpl

@@ -21,8 +21,9 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cs_core import CSError, IngestReport, Scope, Store, ingest_segment, verify_token
+from cs_core import CSError, IngestReport, Scope, Store, ingest_segment
 from cs_server._rescorer import Rescorer
+from cs_server._tokens import TokenVerifier
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_MESSAGE_BYTES", "SegmentEndpoint"]
 
@@ -51,14 +52,20 @@ def _write_key(request: Request) -> str | None:
 class SegmentEndpoint:
     """The ASGI endpoint of ``/v1/{kind}``; ``rescorer`` is asked for a run after new events."""
 
-    def __init__(self, store: Store, rescorer: Rescorer, account_source: str | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        rescorer: Rescorer,
+        tokens: TokenVerifier,
+        account_source: str | None,
+    ) -> None:
         self.store = store
         self.rescorer = rescorer
+        self.tokens = tokens
         self.account_source = account_source
 
-    def _allowed(self, key: str) -> bool:
-        with self.store.transaction() as session:
-            token = verify_token(session, key)
+    async def _allowed(self, key: str) -> bool:
+        token = await self.tokens.verify(key)
         return token is not None and token.allows(Scope.WRITE)
 
     async def handle(self, request: Request) -> Response:
@@ -91,7 +98,7 @@ class SegmentEndpoint:
         if kind != "batch" and kind not in _KINDS:
             return _problem(404, f"no /v1/{kind}: use track, identify, group, page, screen, batch")
         key = _write_key(request)
-        if key is None or not await to_thread.run_sync(self._allowed, key):
+        if key is None or not await self._allowed(key):
             return _problem(401, "send a write key (an API token with the 'write' scope) as the "
                                  "basic-auth username")  # fmt: skip
         body = await request.body()

@@ -31,6 +31,9 @@ class ServerSettings(BaseSettings):
     rescore_delay: float = Field(default=0.5, ge=0, le=60)
     """Seconds between new usage arriving and the incremental scoring run it asks for: a burst
     of events within it makes one run."""
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    """How long a process trusts an API token it has found valid before asking the store again:
+    a revoked token stops working within this time (0: ask on every request)."""
     poll_interval: float = Field(default=1.0, gt=0, le=60)
     """How often subscriptions look at the outbox when nothing woke them (a safety net: the
     server's own commits, PostgreSQL's LISTEN/NOTIFY and, on SQLite, a commit to the file by
