@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from cachetools import LRUCache
 
 from cs_core import (
     HealthChange,
@@ -25,6 +26,12 @@ __all__ = ["MAX_TREND_DAYS", "Health", "Override"]
 
 MAX_TREND_DAYS = 3660
 """The longest trend window, ten years: health is not kept longer in any useful sense."""
+
+_RebuildKey = tuple[str, datetime, tuple[float | None, ...]]
+_rebuilt_scores: LRUCache[_RebuildKey, HealthScore] = LRUCache(maxsize=2048)
+"""Scores rebuilt lately, by scorecard (its fingerprint), moment and metric values: rebuilding
+costs ~90 us an account, and the same accounts are asked for again and again while their
+stored scores stay as they are. Resolvers run on the event loop, so one thread uses it."""
 
 
 @strawberry.type(description="How one measure of the scorecard scored.")
@@ -160,7 +167,10 @@ class Health:
                 measure.metric: (self.measures_stored.get(measure.name) or [None])[0]
                 for measure in self.card.measures
             }
-            self.rebuilt.append(score_account(self.card, values, as_of=self.as_of))
+            key = (self.card.fingerprint, self.as_of, tuple(values.values()))
+            if (score := _rebuilt_scores.get(key)) is None:
+                score = _rebuilt_scores[key] = score_account(self.card, values, as_of=self.as_of)
+            self.rebuilt.append(score)
         return self.rebuilt[0]
 
     @strawberry.field(description="Dimensions with their measures, points and weights.")
