@@ -10,22 +10,22 @@ Fills a fresh SQLite store with the demo base and scores it (not timed), then, i
   what only a server does: HTTP, the token check, encoding the answer as JSON. Measured for a
   page of 100 accounts with health and its four dimensions, a page of 20, and the page of 100
   with measures.
-* the server: ``uvicorn cs_server._commands:logged_app --factory --workers 2`` in a process of
-  its own over that file, asked for the same pages by 1, 8 and 32 concurrent clients of this
-  process (httpx, keep-alive), each level warmed for a second and then timed: p50, p99,
-  requests/s, and the CPU the workers and this client spent. Throughput is related to the floor
-  by ``ratio = HTTP requests/s / (2 cores x 1000 / floor ms per query)``, at the best level.
+* the server: ``cs serve --workers 2`` in a process of its own over that file, as users run it,
+  asked for the same pages by 1, 8 and 32 concurrent clients of this process (httpx,
+  keep-alive), each level warmed for a second and then timed: p50, p99, requests/s, and the CPU
+  the workers and this client spent. Throughput is related to the floor by
+  ``ratio = HTTP requests/s / (2 cores x 1000 / floor ms per query)``, at the best level.
 * subscription latency: a ``healthChanged`` subscriber of a one-worker server process, speaking
   graphql-transport-ws over the ``websockets`` library (what uvicorn itself installs: gql is a
   test dependency, absent where ``nox -s bench`` runs); this process commits 200
   ``health.changed`` events with ``append_events``, one per transaction every 25 ms, notes the
   moment each commit returned and the moment its event arrived. On PostgreSQL (a database
-  created for the run and dropped) NOTIFY wakes the server's tail; on SQLite a commit by another
-  process wakes nothing, so the server finds it at its next poll (``CS_SERVER_POLL_INTERVAL``).
+  created for the run and dropped) NOTIFY wakes the server's tail; on SQLite the commit of
+  another process moves the file's ``data_version``, which the server's tail asks every 20 ms.
 * fan-out: 2,000 subscribers held by this process on one server worker (PostgreSQL when
-  reachable, else SQLite), offering permessage-deflate as browsers do: the time from a commit
-  until every one has the event, and the server's resident memory per subscriber (its RSS with
-  all of them subscribed, less its RSS before, over 2,000).
+  reachable, else SQLite), offering permessage-deflate as browsers do (``cs serve`` declines
+  it): the time from a commit until every one has the event, and the server's resident memory
+  per subscriber (its RSS with all of them subscribed, less its RSS before, over 2,000).
 
 Every measurement is preceded by a wait (60 s for the whole run at most) for other processes
 to leave the cores idle, and reports how busy they kept them: on a shared 2-core machine a test
@@ -33,35 +33,29 @@ suite next door halves what the server gets.
 
     python bench/server.py [--accounts 1000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
-Where the time goes (py-spy, tracemalloc and gc callbacks on the 2-core machine while this was
-written; the server's code as it stood then). Since then cs-server builds the limits' rules once
-(the first point), ``cs serve``'s processes freeze their import-time objects (the second) and
-``cs serve`` turns permessage-deflate off; this benchmark starts uvicorn itself, with deflate
-offered, as a browser-facing deployment might:
+Where the time went (py-spy, cProfile and tracemalloc on the 2-core machine), and what changed:
 
-* Every query is validated again. ``schema()`` makes ``QueryDepthLimiter`` and
-  ``MaxAliasesLimiter`` per request, each builds a new validator class, and those classes are
-  part of ``ValidationCache``'s key: one ``graphql.validate`` per query (4.7 ms for the page
-  query), 28% of a worker's CPU on the page of 20. With the two rules built once in ``schema()``
-  (``lambda: AddValidationRules(rules)``) the in-process page of 20 took 8.5 ms instead of 12.8,
-  the page of 100 36 ms instead of 46.
-* Full garbage collections. A worker keeps ~200,000 objects from its imports; a page of 100
-  promotes enough survivors that a full collection (170-245 ms) runs every ten requests or so,
-  which is the p99 at one client. ``gc.freeze()`` once the application is built made them
-  12-77 ms.
-* Page of 20 at 8 clients: the mean wait is 8 / throughput, so at 12.8 ms of CPU per query two
-  fully busy workers still average ~51 ms: p99 under 50 ms needs the query under ~5 ms.
-* Fan-out: a delivery costs the worker ~200 us of CPU (strawberry executes the subscription's
-  selection for every subscriber, then one socket write each), 0.4-0.5 s of one core for 2,000;
-  the rounds over a second are full collections of the ~1,000,000 objects 2,000 subscriptions
-  keep (0.6-0.9 s). graphql-core 3.3's ``build_per_event_executor`` copies the executor
-  shallowly, so its subfield memo is shared by every event of a subscription and gains an entry
-  per event: ~15 objects (~1.2 KiB) per subscriber per event, never released.
-* Memory per subscriber: ~40 KiB is the permessage-deflate state uvicorn keeps per connection
-  (110 KiB with it, 70 without); most of the rest is the connection's Python objects (uvicorn and
-  websockets state and the handshake's headers, strawberry's handler tasks, the per-connection
-  context's DataLoaders, two freshly built limiter classes, the tail's queue). Without deflate,
-  with the rules built once and DataLoaders made on first use, 1,000 subscribers cost 57 KiB each.
+* Every query was validated again: the depth and alias limiters were built per request, and
+  their classes are part of ``ValidationCache``'s key. Built once in ``schema()``, the page of 20
+  took 8.5 ms in-process instead of 12.8.
+* Full garbage collections of the ~200,000 objects a worker keeps from its imports cost
+  170-245 ms, every ten requests or so: ``cs serve`` freezes them once the application is built.
+* The token check read the store in a worker thread on every request (~2 ms of ~17): servers
+  now remember valid tokens for ``CS_SERVER_TOKEN_CACHE_SECONDS``.
+* Health's dimensions are rebuilt from stored metric values by re-scoring (~90 us an account):
+  rebuilt scores are now remembered per scorecard fingerprint, moment and values.
+* What is left of the floor is graphql-core's executor: a page of 20 with four dimensions is
+  ~600 resolved fields at ~20 us each (strawberry's wrappers are ~15% of it). Eight closed-loop
+  clients on two cores wait ~8 x 13 ms / 2 on average, so the page of 20's p99 under 50 ms at
+  8 clients needs the query under ~5 ms of CPU: out of reach of this executor.
+* Fan-out: a delivery costs the worker ~150-200 us of CPU per subscriber (strawberry executes
+  the subscription's selection for each, then one socket write each). Subscribers hold no queue
+  of their own: they read a shared window of recent events by cursor. graphql-core 3.3's
+  per-event executors shared one memo of collected fields per subscription, which gained an
+  entry per event for as long as the subscription lasted (~1.2 KiB per subscriber per event):
+  ``PerEventExecutor`` gives each event its own.
+* Memory per subscriber: permessage-deflate kept ~40 KiB per connection (``cs serve`` turns it
+  off); DataLoaders are built when first used, so a subscriber's connection holds none.
 """
 
 from __future__ import annotations
@@ -69,6 +63,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import json
 import math
 import os
@@ -384,15 +379,14 @@ class Server:
 
 @contextmanager
 def serving(database_url: str, workers: int, poll_interval: float, log: Path) -> Iterator[Server]:
-    """cs-server under uvicorn in a process of its own, as ``cs serve`` runs it."""
+    """``cs serve`` in a process of its own."""
     port = free_port()
     environment = os.environ | {"CS_DATABASE_URL": database_url,
                                 "CS_SERVER_POLL_INTERVAL": str(poll_interval)}  # fmt: skip
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "cs_server._commands:logged_app", "--factory",
-             "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"],
+            [str(Path(sys.executable).with_name("cs")), "serve", "--workers", str(workers),
+             "--host", "127.0.0.1", "--port", str(port)],
             env=environment, stdout=sink, stderr=sink,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -685,6 +679,10 @@ def verdict(met: bool) -> str:
 def measure_floor(
     store: Store, secret: str, arguments: argparse.Namespace, runner: asyncio.Runner
 ) -> Floors:
+    # As a server process does (``logged_app``): this one also holds the store it has just
+    # filled, and full collections of it would otherwise be counted in the floor.
+    gc.collect()
+    gc.freeze()
     floors = {}
     for page in [PAGE_100, PAGE_20, PAGE_100_MEASURES]:
         arguments.quiet.wait()
@@ -747,7 +745,7 @@ def measure_latency(
         figures = runner.run(latency(store, server, secret, arguments.changes,
                                      arguments.change_interval, timeout=poll * 3 + 30))  # fmt: skip
     woken = ("NOTIFY" if store.dialect == "postgresql"
-             else f"poll every {poll} s, commits from another process")  # fmt: skip
+             else "data_version asked every 20 ms, commits from another process")  # fmt: skip
     print(f"subscription, {store.dialect} ({woken}): p50 {figures['p50_ms']} ms, "
           f"p99 {figures['p99_ms']} ms over {figures['changes']} changes")  # fmt: skip
     return figures
