@@ -14,6 +14,7 @@ from cs_core import (
     Store,
     create_token,
     list_tokens,
+    note_token_use,
     revoke_token,
     verify_token,
 )
@@ -26,7 +27,7 @@ def test_a_token_is_checked_by_its_digest_and_never_stored(store: Store) -> None
         info, secret = create_token(session, "dashboard", [Scope.WRITE], now=NOW)
     with store.transaction() as session:
         assert secret not in repr(session.scalars(select(ApiToken.__table__)).all())
-        found = verify_token(session, secret, now=NOW + timedelta(seconds=5))
+        found = verify_token(session, secret)
         assert found is not None
         assert (found.id, found.name, found.scopes) == (info.id, "dashboard", (Scope.WRITE,))
         assert verify_token(session, secret + "x") is None
@@ -39,11 +40,17 @@ def test_a_token_is_checked_by_its_digest_and_never_stored(store: Store) -> None
 def test_last_use_is_noted_at_most_once_a_minute(store: Store) -> None:
     with store.transaction() as session:
         _, secret = create_token(session, "ci", [Scope.READ], now=NOW)
+    noted = []
     for seconds in (0, 30, 61):
         with store.transaction() as session:
-            verify_token(session, secret, now=NOW + timedelta(seconds=seconds))
+            token = verify_token(session, secret)
+        assert token is not None
+        noted.append(token.last_used_at)
+        with store.transaction() as session:
+            note_token_use(session, token, now=NOW + timedelta(seconds=seconds))
     with store.transaction() as session:
         (token,) = list_tokens(session)
+    assert noted == [None, NOW, NOW]  # checking alone writes nothing
     assert token.last_used_at == NOW + timedelta(seconds=61)
 
 

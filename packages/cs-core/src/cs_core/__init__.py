@@ -310,6 +310,7 @@ from cs_core._tokens import (
     TokenInfo,
     create_token,
     list_tokens,
+    note_token_use,
     revoke_token,
     verify_token,
 )
@@ -607,6 +608,7 @@ __all__ = [
     "mark_for_rescoring",
     "metric_registry",
     "milestone_completions",
+    "note_token_use",
     "observation_days",
     "observe",
     "on_outbox_commit",

@@ -14,14 +14,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from cs_core._errors import InvalidArgumentError
 from cs_core._tables import ApiToken
 from cs_core._types import utc_moment
 
-__all__ = ["Scope", "TokenInfo", "create_token", "list_tokens", "revoke_token", "verify_token"]
+__all__ = [
+    "Scope",
+    "TokenInfo",
+    "create_token",
+    "list_tokens",
+    "note_token_use",
+    "revoke_token",
+    "verify_token",
+]
 
 _PREFIX = "cs_"
 _USE_NOTED_EVERY = timedelta(minutes=1)
@@ -95,21 +103,32 @@ def create_token(
     return _info(row), secret
 
 
-def verify_token(session: Session, secret: str, *, now: datetime | None = None) -> TokenInfo | None:
-    """The live token whose secret this is, or ``None``.
-
-    Its last use is noted at most once a minute, so that checking tokens adds no write to
-    every request.
-    """
+def verify_token(session: Session, secret: str) -> TokenInfo | None:
+    """The live token whose secret this is, or ``None``. It only reads: note the use with
+    :func:`note_token_use` in a transaction of its own."""
     if not secret.startswith(_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(secret)))
     if row is None or row.revoked_at is not None:
         return None
-    moment = utc_moment(now, "now")
-    if row.last_used_at is None or moment - row.last_used_at >= _USE_NOTED_EVERY:
-        row.last_used_at = moment
     return _info(row)
+
+
+def note_token_use(session: Session, token: TokenInfo, *, now: datetime | None = None) -> None:
+    """Note that ``token`` was used, at most once a minute (no statement at all in between).
+
+    One conditional UPDATE, meant as the first statement of its transaction: on SQLite a
+    transaction that has read and then writes fails at once ("database is locked") when another
+    connection committed in between, where one that starts by writing waits its turn.
+    """
+    moment = utc_moment(now, "now")
+    if token.last_used_at is not None and moment - token.last_used_at < _USE_NOTED_EVERY:
+        return
+    stale = or_(ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= moment - _USE_NOTED_EVERY)  # fmt: skip
+    session.execute(
+        update(ApiToken).where(ApiToken.id == token.id, stale).values(last_used_at=moment)
+    )
 
 
 def list_tokens(session: Session) -> list[TokenInfo]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from anyio import to_thread
 from cachetools import TTLCache
 
-from cs_core import Store, TokenInfo, verify_token
+from cs_core import Store, TokenInfo, note_token_use, verify_token
 
 __all__ = ["TokenVerifier"]
 
@@ -41,4 +41,8 @@ class TokenVerifier:
 
     def _check(self, secret: str) -> TokenInfo | None:
         with self.store.transaction() as session:
-            return verify_token(session, secret)
+            token = verify_token(session, secret)
+        if token is not None:
+            with self.store.transaction() as session:
+                note_token_use(session, token)
+        return token
