@@ -108,6 +108,7 @@ from cs_core import (
     verify_token,
 )
 from cs_server import ServerSettings, schema
+from cs_server._background import BackgroundSyncs
 from cs_server._context import Context
 from cs_server._tail import OutboxTail
 
@@ -266,7 +267,7 @@ async def floor(store: Store, secret: str, page: Page, seconds: float) -> dict[s
     request = Request({"type": "http", "method": "POST", "path": "/graphql", "headers": []})
 
     async def once() -> Any:
-        context = Context(store, scorecards, tail, token, request)
+        context = Context(store, scorecards, tail, BackgroundSyncs(), token, request)
         result = await built.execute(
             page.query, variable_values={"first": page.first}, context_value=context
         )

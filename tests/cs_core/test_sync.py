@@ -72,6 +72,21 @@ def test_a_sync_stores_everything_once_and_keeps_its_cursor(store: Store) -> Non
     assert count(store, Ticket) == TICKETS - len(BAD)
 
 
+def test_on_started_hears_of_the_run_once_recorded_and_before_any_stream(store: Store) -> None:
+    heard: list[tuple[int, str, int]] = []
+
+    def started(run_id: int) -> None:
+        with store.transaction() as session:
+            run = session.get_one(SyncRun, run_id)
+            heard.append((run_id, run.status, count(store, SyncRunStream)))
+
+    report = sync(store, fake(), on_started=started)
+    assert heard == [(report.run_id, "running", 0)]
+    with pytest.raises(ConnectorError, match="has no stream 'nope'"):
+        sync(store, fake(), streams=["nope"], on_started=started)
+    assert len(heard) == 1
+
+
 def test_bad_records_are_quarantined_with_their_payload(store: Store) -> None:
     sync(store, fake())
     with store.transaction() as session:

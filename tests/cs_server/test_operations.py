@@ -3,6 +3,7 @@ syncs; typed errors for what a caller gets wrong, and the scope each needs."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -249,12 +250,18 @@ def test_accounts_are_rescored_in_an_incremental_run(api: Api, demo_store: Store
     assert _count(demo_store, ScoringRun) == 2
 
 
-SYNC = """mutation($connector: String!, $streams: [String!], $full: Boolean!) {
+_RUN = """runId connector fullRefresh status startedAt finishedAt recordsRead
+  streams { stream status read written quarantined error }"""
+SYNC = (
+    """mutation($connector: String!, $streams: [String!], $full: Boolean!) {
   startSync(connector: $connector, streams: $streams, fullRefresh: $full) { __typename
-    ... on SyncDone { runId connector fullRefresh failed recordsRead
-      streams { stream status read written quarantined error } }
+    ... on SyncStarted { run { """
+    + _RUN
+    + """ } }
     ... on ConnectorNotFound { message } ... on ConnectorNotConfigured { message }
     ... on Rejected { message } } }"""
+)
+SYNC_RUN = "query($id: Int!) { syncRun(runId: $id) { " + _RUN + " } }"
 
 
 def test_an_admin_syncs_a_connector(
@@ -282,11 +289,24 @@ def test_an_admin_syncs_a_connector(
     assert "connector 'demo' has no stream 'tickets'" in wrong_stream["message"]
     assert _count(demo_store, SyncRun) == runs
 
-    done = start("demo")
+    started = start("demo")["run"]
+    assert (started["connector"], started["fullRefresh"]) == ("demo", True)
+    assert started["status"] in {"running", "succeeded"}  # the answer does not wait for it
+    deadline = time.monotonic() + 30
+    while (done := api(SYNC_RUN, {"id": started["runId"]})["data"]["syncRun"])["status"] == (
+        "running"
+    ):
+        assert time.monotonic() < deadline, "the sync did not finish"
+        time.sleep(0.05)
+    assert done["status"] == "succeeded"
+    assert done["finishedAt"] is not None
     with demo_store.transaction() as session:
         run = session.get_one(SyncRun, done["runId"])
         [stream] = session.scalars(select(SyncRunStream).where(SyncRunStream.run_id == run.id))
-    assert (done["connector"], done["fullRefresh"], done["failed"]) == ("demo", True, False)
+    assert api('{ syncRuns(connector: "demo", first: 1) { runId } }')["data"] == {
+        "syncRuns": [{"runId": run.id}]
+    }
+    assert api(SYNC_RUN, {"id": 99999})["data"] == {"syncRun": None}
     assert done["streams"] == [
         {
             "stream": stream.stream,

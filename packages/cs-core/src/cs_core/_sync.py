@@ -115,11 +115,14 @@ def sync(
     attempts: int = 5,
     max_wait: float = 60.0,
     on_progress: Callable[[str, int], None] | None = None,
+    on_started: Callable[[int], None] | None = None,
 ) -> SyncReport:
     """Sync ``connector``'s streams (default: all of them, in order) into ``store``.
 
     ``full_refresh`` reads every stream from the start (the state is replaced as it goes);
-    ``on_progress(stream, records_read)`` is called after every batch.
+    ``on_progress(stream, records_read)`` is called after every batch; ``on_started(run_id)``
+    once the run is recorded, before the first stream is read (the streams were checked by
+    then: a caller can report the run as started and leave the sync to go on).
     """
     available = {stream.name: stream for stream in connector.streams()}
     chosen = list(available) if streams is None else list(streams)
@@ -137,6 +140,8 @@ def sync(
         session.add(run)
         session.flush()
         run_id = run.id
+    if on_started is not None:
+        on_started(run_id)
     reports = []
     for name in chosen:
         began = datetime.now(UTC)

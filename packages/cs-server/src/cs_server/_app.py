@@ -51,6 +51,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.unset import UNSET, UnsetType
 
 from cs_core import CSError, Store, TokenInfo, builtin_scorecards
+from cs_server._background import BackgroundSyncs
 from cs_server._context import Context
 from cs_server._ingest import SegmentEndpoint
 from cs_server._rescorer import Rescorer
@@ -132,12 +133,18 @@ def _bearer(header: str | None) -> str | None:
 
 class _GraphQL(GraphQL[Context, None]):
     def __init__(
-        self, store: Store, settings: ServerSettings, tail: OutboxTail, tokens: TokenVerifier
+        self,
+        store: Store,
+        settings: ServerSettings,
+        tail: OutboxTail,
+        tokens: TokenVerifier,
+        syncs: BackgroundSyncs,
     ) -> None:
         super().__init__(schema(settings), subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
         self.store = store
         self.tail = tail
         self.tokens = tokens
+        self.syncs = syncs
         self.scorecards = builtin_scorecards()
 
     async def _token(self, secret: str | None) -> TokenInfo | None:
@@ -145,7 +152,8 @@ class _GraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         token = await self._token(_bearer(request.headers.get("authorization")))
-        return Context(self.store, self.scorecards, self.tail, token, request, response)
+        return Context(self.store, self.scorecards, self.tail, self.syncs, token, request,
+                       response)  # fmt: skip
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Websocket clients authenticate in ``connection_init``: ``{"Authorization": "Bearer
@@ -215,7 +223,8 @@ def create_app(store: Store | None = None, settings: ServerSettings | None = Non
     tail = OutboxTail(served, poll_interval=chosen.poll_interval)
     rescorer = Rescorer(served, delay=chosen.rescore_delay)
     tokens = TokenVerifier(served, chosen.token_cache_seconds)
-    graphql = _GraphQL(served, chosen, tail, tokens)
+    syncs = BackgroundSyncs()
+    graphql = _GraphQL(served, chosen, tail, tokens, syncs)
     registry = CollectorRegistry()
     registry.register(_Subscriptions(tail))
 
@@ -226,6 +235,7 @@ def create_app(store: Store | None = None, settings: ServerSettings | None = Non
         try:
             yield
         finally:
+            await syncs.wait()
             await rescorer.stop()
             await tail.stop()
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from cs_core import Scope, Scorecard, Store, TokenInfo
+from cs_server._background import BackgroundSyncs
 from cs_server._loaders import Loaders
 from cs_server._tail import OutboxTail
 
@@ -23,6 +24,7 @@ class Context:
     store: Store
     scorecards: Mapping[str, Scorecard]
     tail: OutboxTail
+    syncs: BackgroundSyncs
     token: TokenInfo | None
     request: Request | WebSocket
     response: Response | WebSocket | None = None

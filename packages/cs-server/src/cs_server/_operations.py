@@ -1,8 +1,8 @@
-"""Operations a client can start: a playbook run, a rescoring of some accounts, a connector sync.
+"""Operations a client can run: a playbook run, a rescoring of some accounts.
 
-Each runs cs-core's own engine (``run_playbooks``, ``score_all``, ``sync``) in a worker thread
-and answers with its report once it is done; what a caller got wrong comes back as a typed error,
-with nothing started.
+Each runs cs-core's own engine (``run_playbooks``, ``score_all``) in a worker thread and answers
+with its report once it is done; what a caller got wrong comes back as a typed error, with
+nothing started. (Syncs, which can take minutes, go on after their answer: see ``_syncs``.)
 """
 
 from __future__ import annotations
@@ -16,27 +16,19 @@ from sqlalchemy import select
 
 from cs_core import Account as AccountRow
 from cs_core import (
-    ConfigurationError,
-    Connector,
     CSError,
     InvalidArgumentError,
     PlaybookRunReport,
     RunSummary,
-    StreamReport,
-    SyncReport,
-    installed_connectors,
     mark_for_rescoring,
     run_playbooks,
     score_all,
-    sync,
 )
 from cs_core import Playbook as PlaybookSpec
 from cs_server._context import Info
 from cs_server._reports import PlaybookHitView, TierCount, playbook
 from cs_server._results import (
     AccountNotFound,
-    ConnectorNotConfigured,
-    ConnectorNotFound,
     PlaybookNotFound,
     Rejected,
 )
@@ -45,10 +37,8 @@ from cs_server._types import decode_id, encode_id
 __all__ = [
     "PlaybookRunResult",
     "RescoreResult",
-    "SyncResult",
     "rescore_accounts",
     "start_playbook_run",
-    "start_sync",
 ]
 
 
@@ -187,86 +177,3 @@ async def rescore_accounts(
         return ScoringRunDone.of(summary)
 
     return await to_thread.run_sync(rescore)
-
-
-@strawberry.type(description="What a sync did with one stream.")
-class SyncStream:
-    stream: str
-    status: str = strawberry.field(description="succeeded or failed.")
-    read: int
-    written: int
-    deleted: int = strawberry.field(description="Records removed because the source deleted them.")
-    quarantined: int = strawberry.field(description="Records set aside as invalid, with why.")
-    retries: int
-    error: str | None
-
-    @classmethod
-    def of(cls, report: StreamReport) -> SyncStream:
-        return cls(stream=report.stream, status=report.status, read=report.read,
-                   written=report.written, deleted=report.deleted,
-                   quarantined=report.quarantined, retries=report.retries,
-                   error=report.error)  # fmt: skip
-
-
-@strawberry.type(
-    description="What a sync of one connector did. A failed stream keeps what it committed "
-    "and does not stop the others; the next sync resumes where it stopped."
-)
-class SyncDone:
-    run_id: int = strawberry.field(description="The sync run's number in the store.")
-    connector: str
-    full_refresh: bool
-    failed: bool = strawberry.field(description="A stream failed: see its error.")
-    records_read: int
-    seconds: float
-    streams: list[SyncStream]
-
-    @classmethod
-    def of(cls, report: SyncReport) -> SyncDone:
-        return cls(run_id=report.run_id, connector=report.connector,
-                   full_refresh=report.full_refresh, failed=report.failed,
-                   records_read=report.read, seconds=round(report.seconds, 3),
-                   streams=[SyncStream.of(stream) for stream in report.streams])  # fmt: skip
-
-
-SyncResult = Annotated[
-    SyncDone | ConnectorNotFound | ConnectorNotConfigured | Rejected,
-    strawberry.union("SyncResult"),
-]
-
-
-def _configured(name: str) -> Connector | ConnectorNotFound | ConnectorNotConfigured:
-    """The installed connector ``name`` configured from the server's environment, or why not."""
-    try:
-        connector = installed_connectors().get(name)
-    except ConfigurationError as error:
-        return ConnectorNotFound(message=str(error))
-    try:
-        return connector.from_environment()
-    except ConfigurationError as error:
-        return ConnectorNotConfigured(message=str(error))
-
-
-async def start_sync(
-    info: Info,
-    connector: Annotated[str, strawberry.argument(description="An installed connector's name.")],
-    streams: Annotated[
-        list[str] | None, strawberry.argument(description="Only these; default: all of them.")
-    ] = None,
-    full_refresh: Annotated[
-        bool, strawberry.argument(description="Read every stream from the start.")
-    ] = False,
-) -> SyncResult:
-    store = info.context.store
-
-    def run() -> SyncDone | ConnectorNotFound | ConnectorNotConfigured | Rejected:
-        configured = _configured(connector)
-        if not isinstance(configured, Connector):
-            return configured
-        try:
-            report = sync(store, configured, streams=streams, full_refresh=full_refresh)
-        except CSError as error:
-            return Rejected(message=str(error))
-        return SyncDone.of(report)
-
-    return await to_thread.run_sync(run)

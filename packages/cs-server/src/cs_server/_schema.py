@@ -2,7 +2,7 @@
 and resumable subscriptions to the outbox.
 
 ``Query`` and ``Mutation`` list every field with the scope it needs; the resolvers live with their
-types in ``_accounts``, ``_tasks``, ``_reports`` and ``_operations``.
+types in ``_accounts``, ``_tasks``, ``_reports``, ``_operations`` and ``_syncs``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from cs_core import (
     DomainEvent,
     InvalidArgumentError,
 )
-from cs_server import _accounts, _operations, _reports, _tasks
+from cs_server import _accounts, _operations, _reports, _syncs, _tasks
 from cs_server._context import Info
 from cs_server._pages import MAX_PAGE
 from cs_server._permissions import CanAdmin, CanRead, CanWrite
@@ -63,6 +63,14 @@ class Query:
     playbook_runs = strawberry.field(
         resolver=_reports.playbook_runs_list, permission_classes=[CanRead],
         description="The latest runs of the playbook engine, newest first.",
+    )  # fmt: skip
+    sync_run = strawberry.field(
+        resolver=_syncs.sync_run, permission_classes=[CanRead],
+        description="One sync run with the streams it has finished; null if unknown.",
+    )  # fmt: skip
+    sync_runs = strawberry.field(
+        resolver=_syncs.sync_runs, permission_classes=[CanRead],
+        description="The latest sync runs, newest first.",
     )  # fmt: skip
     playbook_preview = strawberry.field(
         resolver=_reports.playbook_preview, permission_classes=[CanRead],
@@ -103,9 +111,10 @@ class Mutation:
         "any other account whose data changed since it was last scored).",
     )  # fmt: skip
     start_sync = strawberry.mutation(
-        resolver=_operations.start_sync, permission_classes=[CanAdmin],
-        description="Sync an installed connector, configured from the server's CS_<NAME>_* "
-        "variables, resuming where its last sync stopped; answers when it is done.",
+        resolver=_syncs.start_sync, permission_classes=[CanAdmin],
+        description="Start syncing an installed connector, configured from the server's "
+        "CS_<NAME>_* variables, from where its last sync stopped; answers once the run is "
+        "recorded, and the sync goes on in the server (follow it with `syncRun`).",
     )  # fmt: skip
 
 
