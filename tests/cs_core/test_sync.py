@@ -48,7 +48,7 @@ def fake(**settings: Any) -> FakeConnector:
 
 
 def count(store: Store, model: type) -> int:
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
 
@@ -76,7 +76,7 @@ def test_on_started_hears_of_the_run_once_recorded_and_before_any_stream(store: 
     heard: list[tuple[int, str, int]] = []
 
     def started(run_id: int) -> None:
-        with store.transaction() as session:
+        with store.transaction(read_only=True) as session:
             run = session.get_one(SyncRun, run_id)
             heard.append((run_id, run.status, count(store, SyncRunStream)))
 

@@ -127,7 +127,7 @@ def compute_kpis(
     chosen = None if segment is None else Segment(segment)
     grace = (policies or load_policies()).renewals.grace
     store.check_ready()
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         accounts = accounts_of(chosen, owner)
         terms = contract_terms(session, accounts)
         return KpiReport(
@@ -346,7 +346,7 @@ def kpis_by(
     if by not in ("segment", "owner"):
         raise InvalidArgumentError(f"KPIs can be broken down by segment or owner, not {by!r}")
     store.check_ready()
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         column = Account.segment if by == "segment" else Account.owner
         groups = sorted(
             value
@@ -396,7 +396,7 @@ def portfolio(store: Store, *, as_of: datetime | None = None) -> list[PortfolioR
     moment = utc_moment(as_of, "as_of")
     today = moment.date()
     store.check_ready()
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         owners: dict[int, str] = {
             account: owner
             for account, owner in session.execute(

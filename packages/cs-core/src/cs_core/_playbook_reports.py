@@ -74,7 +74,7 @@ def playbook_effectiveness(
         for playbook in (installed_playbooks() if playbooks is None else playbooks)
     }
     store.check_ready()
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         firings = session.execute(
             select(PlaybookFiring.playbook, PlaybookFiring.account_id, PlaybookFiring.fired_at,
                    PlaybookFiring.score, PlaybookFiring.tier)
@@ -112,7 +112,7 @@ def playbook_effectiveness(
 def playbook_runs(store: Store, *, limit: int = 20) -> list[PlaybookRun]:
     """The latest runs of the engine, newest first: the audit log."""
     store.check_ready()
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         runs = list(
             session.scalars(select(PlaybookRun).order_by(PlaybookRun.id.desc()).limit(limit))
         )
@@ -151,7 +151,7 @@ def playbook_actions(
     )  # fmt: skip
     if statuses is not None:
         query = query.where(PlaybookAction.status.in_(statuses))
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         return [
             ActionOutcome(
                 action.firing_key,

@@ -159,7 +159,7 @@ def upcoming_renewals(
     if account_ids is not None:
         scope = scope.where(Account.id.in_(account_ids))
     store.check_ready()
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         terms = contract_terms(session, scope)
         due = [
             term
@@ -258,7 +258,7 @@ def renewal_forecast(
     moment = utc_moment(as_of, "as_of")
     policy = (policies or load_policies()).renewals
     store.check_ready()
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         terms = contract_terms(session, accounts_of(segment, owner))
         ending = [
             (term, account_terms)
@@ -323,7 +323,7 @@ def expansion_pipeline(
     moment = utc_moment(as_of, "as_of")
     store.check_ready()
     mine = accounts_of(segment, owner).scalar_subquery()
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         pipeline: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
         for account, amount in session.execute(
             select(Opportunity.account_id, Opportunity.amount).where(

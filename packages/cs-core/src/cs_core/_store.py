@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +23,8 @@ from cs_core._writes import WriteResult, write_records
 __all__ = ["Store"]
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SQLITE_BEGIN = "cs_sqlite_begin"
+"""The execution option naming how a SQLite transaction begins (see :meth:`Store.transaction`)."""
 
 
 class Store:
@@ -50,9 +52,20 @@ class Store:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session inside one transaction: committed if the block succeeds, else rolled back."""
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session inside one transaction: committed if the block succeeds, else rolled back.
+
+        On SQLite a transaction takes the write lock as it begins (``BEGIN IMMEDIATE``), waiting
+        its turn behind another writer for up to the busy timeout: one that read first and
+        wrote later would fail at once ("database is locked") whenever another connection
+        committed in between. ``read_only=True``, for a transaction that only reads, begins
+        without it, so that readers never wait for writers. PostgreSQL needs neither. So, on
+        SQLite, a thread inside a transaction that is not read-only must not open another one
+        that is not: the second would wait for the first, which waits for it.
+        """
         with self._sessions() as session, session.begin():
+            if self.dialect == "sqlite" and not read_only:
+                session.connection(execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
             yield session
 
     def write(self, records: Iterable[Record]) -> WriteResult:
@@ -144,9 +157,14 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
         event.listen(engine, "connect", _configure_sqlite_connection)
         # pysqlite opens transactions lazily and commits DDL on its own; hand control of BEGIN to
         # SQLAlchemy so that a transaction (including a migration) is atomic.
-        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: object) -> None:

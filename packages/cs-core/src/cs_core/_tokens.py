@@ -105,7 +105,7 @@ def create_token(
 
 def verify_token(session: Session, secret: str) -> TokenInfo | None:
     """The live token whose secret this is, or ``None``. It only reads: note the use with
-    :func:`note_token_use` in a transaction of its own."""
+    :func:`note_token_use`."""
     if not secret.startswith(_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(secret)))
@@ -117,9 +117,8 @@ def verify_token(session: Session, secret: str) -> TokenInfo | None:
 def note_token_use(session: Session, token: TokenInfo, *, now: datetime | None = None) -> None:
     """Note that ``token`` was used, at most once a minute (no statement at all in between).
 
-    One conditional UPDATE, meant as the first statement of its transaction: on SQLite a
-    transaction that has read and then writes fails at once ("database is locked") when another
-    connection committed in between, where one that starts by writing waits its turn.
+    One conditional UPDATE in a transaction of its own, so that checking a token stays a
+    read-only transaction, which never waits for a writer (see :meth:`Store.transaction`).
     """
     moment = utc_moment(now, "now")
     if token.last_used_at is not None and moment - token.last_used_at < _USE_NOTED_EVERY:

@@ -155,7 +155,7 @@ async def accounts(
     today = datetime.now(UTC).date()
 
     def read() -> tuple[list[tuple[AccountRow, LifecycleStage | None, Any]], int]:
-        with info.context.store.transaction() as session:
+        with info.context.store.transaction(read_only=True) as session:
             return _page(session, first, after, filter, order_by, today)
 
     rows, total = await to_thread.run_sync(read)

@@ -119,7 +119,7 @@ def list_command(cli: CLIContext, as_json: bool) -> None:
     """The tokens, revoked ones included (never their secrets)."""
     with cli.store() as store:
         store.check_ready()
-        with store.transaction() as session:
+        with store.transaction(read_only=True) as session:
             tokens = list_tokens(session)
     if as_json:
         emit_json([{"id": t.id, "name": t.name, "scopes": [s.value for s in t.scopes],

@@ -84,7 +84,7 @@ def _grouped(
 
     async def load(ids: list[int]) -> list[list[_Row]]:
         def read() -> list[list[_Row]]:
-            with store.transaction() as session:
+            with store.transaction(read_only=True) as session:
                 rows = query(session, ids)
                 session.expunge_all()
             by_account: dict[int, list[_Row]] = defaultdict(list)
@@ -111,7 +111,7 @@ def _per_argument(
             for account_id, argument in keys:
                 accounts[argument].append(account_id)
             found: dict[tuple[int, int], _Value] = {}
-            with store.transaction() as session:
+            with store.transaction(read_only=True) as session:
                 for argument, ids in accounts.items():
                     found.update(
                         ((account_id, argument), value)
@@ -230,7 +230,7 @@ class Loaders:
 
     async def _accounts(self, ids: list[int]) -> list[tuple[Account, LifecycleStage] | None]:
         def read() -> list[tuple[Account, LifecycleStage] | None]:
-            with self.store.transaction() as session:
+            with self.store.transaction(read_only=True) as session:
                 found = {
                     row.id: (row, LifecycleStage(stage))
                     for row, stage in session.execute(
@@ -249,7 +249,7 @@ class Loaders:
             # The overrides in force when read, not at the request's start: a mutation's answer
             # shows the override it has just set.
             now = datetime.now(UTC)
-            with self.store.transaction() as session:
+            with self.store.transaction(read_only=True) as session:
                 computed = {
                     row.account_id: row
                     for row in session.scalars(
@@ -271,7 +271,7 @@ class Loaders:
 
     async def _lifecycles(self, ids: list[int]) -> list[LifecycleRows]:
         def read() -> list[LifecycleRows]:
-            with self.store.transaction() as session:
+            with self.store.transaction(read_only=True) as session:
                 found = lifecycles(session, ids)
                 session.expunge_all()
             return found

@@ -95,7 +95,7 @@ def _read(
         query = query.where(SyncRun.connector == connector)
     if run_id is not None:
         query = query.where(SyncRun.id == run_id)
-    with store.transaction() as session:
+    with store.transaction(read_only=True) as session:
         runs = list(session.scalars(query))
         streams: dict[int, list[SyncStream]] = {run.id: [] for run in runs}
         rows = session.scalars(

@@ -93,11 +93,11 @@ class OutboxTail:
         self._tasks.clear()
 
     def _newest(self) -> int:
-        with self.store.transaction() as session:
+        with self.store.transaction(read_only=True) as session:
             return session.scalar(select(func.max(OutboxEvent.id))) or 0
 
     def _read(self, after: int, types: Collection[str] | None = None) -> list[DomainEvent]:
-        with self.store.transaction() as session:
+        with self.store.transaction(read_only=True) as session:
             return list(read_events(session, after=after, limit=_PAGE, types=types))
 
     async def _listen(self) -> None:

@@ -80,7 +80,7 @@ async def tasks(
     position = None if after is None else cursor_position(after, date.fromisoformat)
 
     def read() -> tuple[list[TaskRow], int]:
-        with info.context.store.transaction() as session:
+        with info.context.store.transaction(read_only=True) as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             page = query.order_by(TaskRow.due_on, TaskRow.id).limit(first + 1)
             if position is not None:
@@ -123,7 +123,7 @@ async def _change(
         return TaskNotFound(message=str(error))
 
     def write() -> TaskChanged | TaskNotFound | Rejected:
-        with info.context.store.transaction() as session:
+        with info.context.store.transaction(read_only=True) as session:
             if session.get(TaskRow, key) is None:
                 return TaskNotFound(message=f"no task {task_id}")
         try:

@@ -40,7 +40,7 @@ class TokenVerifier:
         return token
 
     def _check(self, secret: str) -> TokenInfo | None:
-        with self.store.transaction() as session:
+        with self.store.transaction(read_only=True) as session:
             token = verify_token(session, secret)
         if token is not None:
             with self.store.transaction() as session:
