@@ -96,7 +96,7 @@ def test_tasks_are_completed_snoozed_and_reassigned_or_refused(api: Api, demo_st
     account_id = global_id("Account", third.account_id)
     assert answer(REASSIGN, {"id": account_id, "owner": "x"}) == {
         "__typename": "TaskNotFound",
-        "message": f"{account_id!r} is not the id of a Task",
+        "message": f"{account_id!r} is not a Task id: pass one the API gave",
     }
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     past = answer(SNOOZE, {"id": global_id("Task", third.id), "until": yesterday.isoformat()})

@@ -167,3 +167,18 @@ def test_each_subscription_event_collects_its_fields_afresh() -> None:
         assert isinstance(executor, Executor)
         assert asyncio.run(run(executor)) == [{"events": {"n": n}} for n in range(3)]
         assert len(executor._relevant_sub_fields) == memo_entries, executor_class
+
+
+def test_a_bad_cursor_or_account_id_is_refused_with_what_to_fix(api: Api, server_url: str) -> None:
+    token = api.tokens[next(iter(api.tokens))]
+
+    async def attempt(variables: dict[str, Any]) -> None:
+        async with subscribed(server_url, token, variables) as stream:
+            await take(stream, 1)
+
+    with pytest.raises(TransportQueryError, match="'nope' is not an event cursor: pass one a"):
+        asyncio.run(attempt({"after": "nope"}))
+    with pytest.raises(
+        TransportQueryError, match="'nope' is not an Account id: pass one the API gave"
+    ):
+        asyncio.run(attempt({"filter": {"accountIds": ["nope"]}}))

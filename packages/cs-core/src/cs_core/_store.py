@@ -41,7 +41,12 @@ class Store:
     def __init__(self, url: str | URL | None = None, *, echo: bool = False) -> None:
         self.url: URL = url if isinstance(url, URL) else resolve_database_url(url)
         self.engine: Engine = _create_engine(self.url, echo=echo)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # On SQLite, transactions that may write begin IMMEDIATE (see transaction()); the
+        # option rides on the connection, so one that runs no statement costs nothing.
+        writing = (self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+                   if self.engine.dialect.name == "sqlite" else self.engine)  # fmt: skip
+        self._sessions = sessionmaker(writing, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -63,9 +68,8 @@ class Store:
         SQLite, a thread inside a transaction that is not read-only must not open another one
         that is not: the second would wait for the first, which waits for it.
         """
-        with self._sessions() as session, session.begin():
-            if self.dialect == "sqlite" and not read_only:
-                session.connection(execution_options={_SQLITE_BEGIN: "IMMEDIATE"})
+        sessions = self._read_sessions if read_only else self._sessions
+        with sessions() as session, session.begin():
             yield session
 
     def write(self, records: Iterable[Record]) -> WriteResult:

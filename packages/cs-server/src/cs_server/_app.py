@@ -99,7 +99,7 @@ class PerEventExecutor(StrawberryGraphQLCoreExecutionContext):
 
 def schema(settings: ServerSettings | None = None) -> Schema:
     """The GraphQL schema, with the limits of ``settings``."""
-    chosen = settings or ServerSettings()
+    chosen = settings or ServerSettings.from_environment()
     limits = [
         *QueryDepthLimiter(max_depth=chosen.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=chosen.max_aliases).validation_rules,
@@ -218,7 +218,7 @@ class _Subscriptions(Collector):
 
 def create_app(store: Store | None = None, settings: ServerSettings | None = None) -> Starlette:
     """The server's ASGI application over ``store`` (default: cs-core's configured store)."""
-    chosen = settings or ServerSettings()
+    chosen = settings or ServerSettings.from_environment()
     served = store or Store()
     tail = OutboxTail(served, poll_interval=chosen.poll_interval)
     rescorer = Rescorer(served, delay=chosen.rescore_delay)

@@ -55,7 +55,7 @@ def serve(cli: CLIContext, host: str | None, port: int | None, workers: int | No
     """Serve the GraphQL API (GraphiQL at /graphql) over the store."""
     given: dict[str, Any] = {"host": host, "port": port, "workers": workers}
     # What the command line gives wins over CS_SERVER_* variables.
-    settings = ServerSettings(**{k: v for k, v in given.items() if v is not None})
+    settings = ServerSettings.from_environment(**{k: v for k, v in given.items() if v is not None})
     with cli.store() as store:
         store.check_ready()
     if cli.database_url:
@@ -138,11 +138,11 @@ def list_command(cli: CLIContext, as_json: bool) -> None:
 @pass_cli
 def revoke(cli: CLIContext, token_id: int) -> None:
     """Revoke a token for good."""
+    remembered = ServerSettings.from_environment().token_cache_seconds  # before changing anything
     with cli.store() as store:
         store.check_ready()
         with store.transaction() as session:
             info = revoke_token(session, token_id)
-    remembered = ServerSettings().token_cache_seconds
     click.echo(f"Token {info.id} ({info.name}) revoked: servers refuse it within {remembered:g} s "
                "(CS_SERVER_TOKEN_CACHE_SECONDS).")  # fmt: skip
 

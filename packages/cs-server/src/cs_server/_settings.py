@@ -3,8 +3,12 @@ cs-core's ``CS_DATABASE_URL``)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, Self
+
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cs_core import ConfigurationError
 
 __all__ = ["ServerSettings"]
 
@@ -38,6 +42,19 @@ class ServerSettings(BaseSettings):
     """How often subscriptions look at the outbox when nothing woke them (a safety net: the
     server's own commits, PostgreSQL's LISTEN/NOTIFY and, on SQLite, a commit to the file by
     another process wake them at once)."""
+
+    @classmethod
+    def from_environment(cls, **given: Any) -> Self:
+        """The settings of ``CS_SERVER_*``, with ``given`` values winning over them; what is
+        wrong is named by its variable (a :class:`ConfigurationError`), not a traceback."""
+        try:
+            return cls(**given)
+        except ValidationError as error:
+            named = [(str(problem["loc"][0]), problem["msg"]) for problem in error.errors()]
+            problems = "; ".join(
+                f"{name} (CS_SERVER_{name.upper()}): {message}" for name, message in named
+            )
+            raise ConfigurationError(f"the server's settings are wrong: {problems}") from None
 
     @property
     def cors_origins(self) -> list[str]:

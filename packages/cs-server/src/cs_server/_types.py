@@ -63,7 +63,8 @@ def decode_id(kind: str, value: str) -> int:
             return int(key)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise InvalidArgumentError(f"{value!r} is not the id of a {kind}")
+    article = "an" if kind[0] in "AEIOU" else "a"
+    raise InvalidArgumentError(f"{value!r} is not {article} {kind} id: pass one the API gave")
 
 
 @strawberry.type(description="A predictive signal that is open on the account.")
