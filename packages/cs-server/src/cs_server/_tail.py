@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from bisect import bisect_right
 from collections.abc import AsyncGenerator, Callable, Collection
 from typing import TypeVar
@@ -134,6 +135,8 @@ class OutboxTail:
                 if current != seen:
                     seen = current
                     self._wake.set()
+        except sqlite3.Error as error:  # stop() must not meet it; the poll stays as a safety net
+            log.warning("watching the SQLite file failed: only polling now", error=str(error))
         finally:
             connection.close()
 
